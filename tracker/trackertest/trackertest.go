@@ -59,7 +59,7 @@ func PeerFixture() tracker.Peer {
 	id := PeerIDFixture()
 	return tracker.Peer{
 		ID:   id,
-		IP:   netip.AddrFrom4([4]byte{10, 0, id[0], id[1]|1}),
+		IP:   netip.AddrFrom4([4]byte{10, 0, id[0], id[1] | 1}),
 		Port: 6881,
 		Left: 1 << 20,
 	}
