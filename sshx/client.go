@@ -1,0 +1,188 @@
+package sshx
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// Client is one SSH connection to a host. It is safe for concurrent use:
+// every Run opens its own session, and file operations share one lazily
+// opened SFTP session.
+type Client struct {
+	cfg  Config
+	conn *ssh.Client
+	jump *Client // the bastion connection, closed with this one
+	log  *slog.Logger
+
+	sftpMu sync.Mutex
+	sftp   *sftp.Client
+
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close
+	dead      chan struct{} // closed when the connection is gone
+}
+
+// Dial connects to cfg's host (through cfg.Jump when set), verifies its host
+// key and logs in. See the package comment for how its errors classify.
+// The context bounds the connection set-up only; cfg.ConnectTimeout bounds
+// it too.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	return dial(ctx, cfg, nil)
+}
+
+// DialLogged is Dial with a logger for connection events (nil: discard).
+func DialLogged(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
+	return dial(ctx, cfg, log)
+}
+
+func dial(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	log = log.With("host", c.Host, "port", c.Port, "user", c.User)
+	hk, err := newHostKeyCheck(c)
+	if err != nil {
+		return nil, fmt.Errorf("ssh connect %s@%s: %w", c.User, c.Addr(), err)
+	}
+	methods, closeAgent, err := c.authMethods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAgent()
+
+	hctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
+	defer cancel()
+	var jump *Client
+	var conn net.Conn
+	if c.Jump != nil {
+		jump, err = dial(hctx, *c.Jump, log)
+		if err != nil {
+			return nil, fmt.Errorf("ssh connect %s@%s via jump host %s: %w", c.User, c.Addr(), c.Jump.Addr(), err)
+		}
+		conn, err = jump.conn.DialContext(hctx, "tcp", c.Addr())
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(hctx, "tcp", c.Addr())
+	}
+	if err != nil {
+		if jump != nil {
+			jump.Close()
+		}
+		return nil, classifyDial(ctx, c, err)
+	}
+	// Abort the handshake when the context ends or the timeout passes.
+	stop := context.AfterFunc(hctx, func() { conn.Close() })
+	sc, chans, reqs, err := ssh.NewClientConn(conn, c.Addr(), &ssh.ClientConfig{
+		User:              c.User,
+		Auth:              methods,
+		HostKeyCallback:   hk.callback,
+		HostKeyAlgorithms: hk.algorithms,
+		Timeout:           c.ConnectTimeout,
+	})
+	if !stop() && err == nil {
+		sc.Close()
+		err = hctx.Err()
+	}
+	if err != nil {
+		conn.Close()
+		if jump != nil {
+			jump.Close()
+		}
+		return nil, classifyHandshake(ctx, c, err)
+	}
+	cl := &Client{cfg: c, conn: ssh.NewClient(sc, chans, reqs), jump: jump, log: log,
+		done: make(chan struct{}), dead: make(chan struct{})}
+	go func() {
+		cl.conn.Wait()
+		close(cl.dead)
+	}()
+	log.Debug("ssh connected", "server_version", string(sc.ServerVersion()))
+	if c.KeepAliveInterval > 0 {
+		go cl.keepAlive(c.KeepAliveInterval, c.KeepAliveCountMax)
+	}
+	return cl, nil
+}
+
+// keepAlive probes the server and closes the connection when it stops
+// answering, so that sessions on a dead host fail instead of hanging.
+func (c *Client) keepAlive(interval time.Duration, countMax int) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		res := make(chan error, 1)
+		go func() {
+			_, _, err := c.conn.SendRequest("keepalive@openssh.com", true, nil)
+			res <- err
+		}()
+		timer := time.NewTimer(interval * time.Duration(countMax))
+		select {
+		case <-c.done:
+			timer.Stop()
+			return
+		case err := <-res:
+			timer.Stop()
+			if err != nil {
+				return // the connection is already gone
+			}
+		case <-timer.C:
+			c.log.Warn("ssh keepalive timed out; closing connection", "timeout", interval*time.Duration(countMax))
+			c.conn.Close()
+			return
+		}
+	}
+}
+
+// Config returns the configuration the client was dialled with, defaults
+// filled in.
+func (c *Client) Config() Config { return c.cfg }
+
+// LocalAddr is the local address of the TCP connection to the host: the
+// address the host sees us as. With a Jump host the target is reached through
+// a tunnel, the host sees the jump host instead, and LocalAddr returns an
+// unspecified address (0.0.0.0:0); callers must then be told the address.
+func (c *Client) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+
+// RemoteAddr is the remote address of the TCP connection. With a Jump host
+// it is unspecified (0.0.0.0:0), as for LocalAddr.
+func (c *Client) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+
+// Jumped reports whether the connection goes through a jump host.
+func (c *Client) Jumped() bool { return c.jump != nil }
+
+// Wait blocks until the connection is closed or dies.
+func (c *Client) Wait() error { return c.conn.Wait() }
+
+// Close closes the SFTP session, the connection, and the jump connection.
+func (c *Client) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.sftpMu.Lock()
+		if c.sftp != nil {
+			c.sftp.Close()
+			c.sftp = nil
+		}
+		c.sftpMu.Unlock()
+		err = c.conn.Close()
+		if c.jump != nil {
+			c.jump.Close()
+		}
+	})
+	return err
+}
