@@ -35,6 +35,9 @@ type Options struct {
 	Addr string
 	// HostKey is the server's host key (required).
 	HostKey ssh.Signer
+	// ExtraHostKeys are further host keys of other types, as a real sshd
+	// holds ed25519, ecdsa and rsa keys at once.
+	ExtraHostKeys []ssh.Signer
 	// AuthorizedKeys are the public keys allowed to log in (at least one).
 	AuthorizedKeys []ssh.PublicKey
 	// User, when set, is the only user name accepted.
@@ -87,6 +90,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{opts: opts, conns: map[*ssh.ServerConn]struct{}{}, groups: map[int]struct{}{}}
 	s.cfg = &ssh.ServerConfig{PublicKeyCallback: s.checkKey}
 	s.cfg.AddHostKey(opts.HostKey)
+	for _, k := range opts.ExtraHostKeys {
+		s.cfg.AddHostKey(k)
+	}
 	var lc net.ListenConfig
 	s.ln, err = lc.Listen(ctx, "tcp", opts.Addr)
 	if err != nil {
