@@ -52,10 +52,10 @@ func encodeAnnounce(resp *AnnounceResponse, compact bool) announceBody {
 	for _, p := range resp.Peers {
 		ip := p.IP.Unmap()
 		if ip.Is4() {
-			v4 = ip.AppendTo(v4)
+			v4 = append(v4, ip.AsSlice()...)
 			v4 = append(v4, byte(p.Port>>8), byte(p.Port))
 		} else {
-			v6 = ip.AppendTo(v6)
+			v6 = append(v6, ip.AsSlice()...)
 			v6 = append(v6, byte(p.Port>>8), byte(p.Port))
 		}
 	}
