@@ -28,9 +28,11 @@ var ErrConnLost = errors.New("connection lost")
 //
 // stdin may be nil (the remote sees immediate EOF); when it reaches EOF the
 // remote's stdin is closed. stdout and stderr may be nil (discarded); they
-// are not written to after Run returns. Cancelling ctx sends SIGTERM, waits up
-// to CancelGrace, then closes the session. Servers that ignore "signal"
-// requests (OpenSSH before 8.1) only see the session close.
+// are not written to after Run returns. Cancelling ctx sends SIGTERM and EOF
+// on stdin, waits up to CancelGrace for the command to end, then closes the
+// session. OpenSSH ignores "signal" requests for root logins (it has no
+// privilege separation after auth then); there a command ends on cancel only
+// if it stops at stdin EOF or dies of SIGPIPE, as murderctl's peer does.
 func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	select {
 	case <-c.done:
@@ -68,8 +70,11 @@ func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, s
 	select {
 	case err = <-waitc:
 	case <-ctx.Done():
-		c.log.Debug("ssh run cancelled; sending TERM", "cmd", shorten(cmd))
+		c.log.Debug("ssh run cancelled; sending TERM and closing stdin", "cmd", shorten(cmd))
 		s.Signal(ssh.SIGTERM)
+		if in != nil {
+			in.Close() // servers that refuse signals still deliver EOF
+		}
 		select {
 		case <-waitc:
 		case <-time.After(CancelGrace):

@@ -20,8 +20,8 @@ func TestRunExitCodes(t *testing.T) {
 	f := newFixture(t)
 	c := f.dial(t)
 	tests := []struct {
-		name, cmd          string
-		code               int
+		name, cmd           string
+		code                int
 		wantOut, wantErrOut string
 	}{
 		{"true", "true", 0, "", ""},
