@@ -98,6 +98,8 @@ func HandleSignals() {
 			}
 			live.Unlock()
 			for _, f := range fleets {
+				f.cancelBuild()
+				<-f.built
 				_ = f.Close()
 			}
 			signal.Reset(os.Interrupt, syscall.SIGTERM)

@@ -65,6 +65,9 @@ type Fleet struct {
 	prefixLen int
 	userPub   []byte
 
+	cancelBuild context.CancelFunc // lets HandleSignals abort New
+	built       chan struct{}      // closed when New is done building
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -164,10 +167,15 @@ func New(ctx context.Context, opts Options) (*Fleet, error) {
 		dir:       dir,
 		ControlIP: nthAddr(opts.Subnet, 1),
 		prefixLen: opts.Subnet.Bits(),
+		built:     make(chan struct{}),
 	}
+	ctx, f.cancelBuild = context.WithCancel(ctx)
+	defer f.cancelBuild()
 	register(f)
 	start := time.Now()
-	if err := f.build(ctx); err != nil {
+	err = f.build(ctx)
+	close(f.built)
+	if err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
 	f.log.Info("fleet up", "hosts", opts.N, "rate_mbit", opts.RateMbit, "took", time.Since(start).Round(time.Millisecond))

@@ -192,26 +192,38 @@ func linkBytes(ns, dir string) (int64, error) {
 	return s.Bytes, nil
 }
 
-// inNetns runs fn on a fresh OS thread that has joined network namespace
-// ns. The thread is never unlocked, so the Go runtime discards it when fn
-// returns: no other goroutine ever runs in the namespace. Sockets created
+// inNetns runs fn on an OS thread that has joined network namespace ns,
+// then moves the thread back to where it was. If it cannot, the thread stays
+// locked and the Go runtime discards it with the goroutine. Sockets created
 // by fn stay in ns for their whole life.
 func inNetns(ns string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("testfleet: open own namespace: %w", err)
+			return // thread stays locked and is discarded
+		}
+		defer unix.Close(orig)
 		fd, err := unix.Open(netnsDir+"/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("testfleet: open namespace %s: %w", ns, err)
 			return
 		}
 		err = unix.Setns(fd, unix.CLONE_NEWNET)
 		unix.Close(fd)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("testfleet: enter namespace %s: %w", ns, err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }

@@ -314,7 +314,7 @@ func (f *Fleet) waitSSH(ctx context.Context, h *Host) error {
 		case <-h.sshd.done:
 			return fmt.Errorf("testfleet: %s: sshd exited: %s", h.Name, h.sshd.logTail())
 		case <-ctx.Done():
-			return fmt.Errorf("testfleet: %s: sshd not answering on %s: %w (log: %s)", h.Name, addr, err, h.sshd.logTail())
+			return fmt.Errorf("testfleet: %s: sshd not answering on %s: %w (last try: %v; log: %s)", h.Name, addr, ctx.Err(), err, h.sshd.logTail())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
