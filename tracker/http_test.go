@@ -42,8 +42,9 @@ func newFixture(t *testing.T, cfg tracker.Config) *fixture {
 	return &fixture{t: t, tr: tr, store: store, clock: clock, srv: srv, ih: trackertest.InfoHashFixture()}
 }
 
-// announcer is one simulated host. The test server sees loopback, so the
-// `ip` parameter is honoured and each host can have its own address.
+// announcer is one simulated host; query takes key, value pairs to
+// override (an empty value drops the key). The test server sees loopback, so
+// the `ip` parameter is honoured and each host can have its own address.
 type announcer struct {
 	id   tracker.PeerID
 	addr netip.AddrPort
@@ -61,7 +62,11 @@ func (a announcer) query(ih tracker.InfoHash, extra ...string) string {
 		"uploaded": {"0"}, "downloaded": {"0"}, "ip": {a.addr.Addr().String()},
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
-		q.Set(extra[i], extra[i+1])
+		if extra[i+1] == "" {
+			q.Del(extra[i])
+		} else {
+			q.Set(extra[i], extra[i+1])
+		}
 	}
 	return q.Encode()
 }
