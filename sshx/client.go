@@ -34,23 +34,11 @@ type Client struct {
 // The context bounds the connection set-up only; cfg.ConnectTimeout bounds
 // it too.
 func Dial(ctx context.Context, cfg Config) (*Client, error) {
-	return dial(ctx, cfg, nil)
-}
-
-// DialLogged is Dial with a logger for connection events (nil: discard).
-func DialLogged(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
-	return dial(ctx, cfg, log)
-}
-
-func dial(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	log = log.With("host", c.Host, "port", c.Port, "user", c.User)
+	log := c.Logger.With("host", c.Host, "port", c.Port, "user", c.User)
 	hk, err := newHostKeyCheck(c)
 	if err != nil {
 		return nil, fmt.Errorf("ssh connect %s@%s: %w", c.User, c.Addr(), err)
@@ -66,7 +54,11 @@ func dial(ctx context.Context, cfg Config, log *slog.Logger) (*Client, error) {
 	var jump *Client
 	var conn net.Conn
 	if c.Jump != nil {
-		jump, err = dial(hctx, *c.Jump, log)
+		j := *c.Jump
+		if j.Logger == nil {
+			j.Logger = c.Logger
+		}
+		jump, err = Dial(hctx, j)
 		if err != nil {
 			return nil, fmt.Errorf("ssh connect %s@%s via jump host %s: %w", c.User, c.Addr(), c.Jump.Addr(), err)
 		}

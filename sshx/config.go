@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/user"
@@ -67,6 +68,9 @@ type Config struct {
 	// KeepAliveCountMax is the number of unanswered probes tolerated
 	// (0: DefaultKeepAliveCountMax).
 	KeepAliveCountMax int
+	// Logger receives connection events, with keys host, port and user
+	// (nil: discard).
+	Logger *slog.Logger
 	// Jump, when set, is a bastion (OpenSSH's ProxyJump): the connection to
 	// this host is tunnelled through an SSH connection to Jump.
 	Jump *Config
@@ -89,6 +93,9 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("ssh config %s: no user given and current user unknown: %w", c.Host, err)
 		}
 		c.User = u.Username
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout

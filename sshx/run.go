@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -27,8 +28,9 @@ var ErrConnLost = errors.New("connection lost")
 // ctx.Err()); the exit code is then -1.
 //
 // stdin may be nil (the remote sees immediate EOF); when it reaches EOF the
-// remote's stdin is closed. stdout and stderr may be nil (discarded); they
-// are not written to after Run returns. Cancelling ctx sends SIGTERM and EOF
+// remote's stdin is closed. stdout and stderr may be nil (discarded); no
+// write to them starts after Run returns. They are written from other
+// goroutines, one writer per stream. Cancelling ctx sends SIGTERM and EOF
 // on stdin, waits up to CancelGrace for the command to end, then closes the
 // session. OpenSSH ignores "signal" requests for root logins (it has no
 // privilege separation after auth then); there a command ends on cancel only
@@ -47,7 +49,12 @@ func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, s
 		return -1, c.sessionErr("ssh open session", err)
 	}
 	defer s.Close()
-	s.Stdout, s.Stderr = stdout, stderr
+	// Guard the writers so that nothing reaches them after Run returns, even
+	// when a dead server leaves the session's copiers running.
+	gout, gerr := guard(stdout), guard(stderr)
+	defer gout.close()
+	defer gerr.close()
+	s.Stdout, s.Stderr = gout.writer(), gerr.writer()
 	var in io.WriteCloser
 	if stdin != nil {
 		if in, err = s.StdinPipe(); err != nil {
@@ -136,3 +143,29 @@ func shorten(s string) string {
 	}
 	return s
 }
+
+// guardedWriter forwards writes until closed, then refuses them. Closing
+// does not wait for a write in flight, so a blocked consumer cannot block Run.
+type guardedWriter struct {
+	w      io.Writer
+	closed atomic.Bool
+}
+
+func guard(w io.Writer) *guardedWriter { return &guardedWriter{w: w} }
+
+// writer returns nil for a nil target, so the session discards the stream.
+func (g *guardedWriter) writer() io.Writer {
+	if g.w == nil {
+		return nil
+	}
+	return g
+}
+
+func (g *guardedWriter) Write(p []byte) (int, error) {
+	if g.closed.Load() {
+		return 0, ErrClosed
+	}
+	return g.w.Write(p)
+}
+
+func (g *guardedWriter) close() { g.closed.Store(true) }
