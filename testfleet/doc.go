@@ -25,6 +25,15 @@
 // own generated ed25519 host key; one fleet user key is authorized for root
 // everywhere, and KnownHostsFile lists every host key.
 //
+// Typical use in an end-to-end test:
+//
+//	f := testfleet.Start(t, testfleet.Options{N: 20, RateMbit: 50, Name: "e2e"})
+//	f.WriteInventory(inv, testfleet.InventoryOptions{})
+//	cmd := f.ControlCommand(ctx, murderctlBin, "deploy", "-i", inv, file, "--dest", "/srv/")
+//	cmd.Env = f.ControlEnv() // ~/.ssh/known_hosts and the key
+//	tx0, _ := f.ControlTxBytes(); err := cmd.Run(); tx1, _ := f.ControlTxBytes()
+//	os.ReadFile(f.Hosts[3].Path("/srv/pkg.tar.gz"))
+//
 // Hosts are indexed from 0 (Hosts[0] is named "h01"). Cleanup is Close, which
 // Start registers with t.Cleanup; New first sweeps namespaces left by runs
 // whose process is gone, and HandleSignals closes live fleets on SIGINT.

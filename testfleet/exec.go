@@ -161,6 +161,26 @@ func (f *Fleet) KillAll(i int) error {
 	return nil
 }
 
+// HostPids lists the processes running in host i (its network namespace),
+// for example to SIGSTOP a peer. It includes sshd and the anchor ("sleep").
+func (f *Fleet) HostPids(i int) ([]int, error) {
+	h, err := f.host(i)
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Command("ip", "netns", "pids", h.Netns).Output()
+	if err != nil {
+		return nil, fmt.Errorf("testfleet: list processes of %s: %w", h.Name, err)
+	}
+	var pids []int
+	for _, w := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(w); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
 // MountTmpfs mounts a tmpfs of sizeBytes at dir inside host i (creating
 // dir), for example to fill a destination disk. It lives in the host's mount
 // namespace only: Path does not see into it, HostCommand does. It goes away

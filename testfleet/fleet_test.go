@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -118,6 +119,30 @@ func TestFleet(t *testing.T) {
 		out, err := f.HostCommand(ctx, 1, "bash", "-c", "exec 3<>/dev/tcp/"+f.ControlIP.String()+"/"+port+"; cat <&3").CombinedOutput()
 		if want := "hello " + f.Hosts[1].IP.String(); err != nil || strings.TrimSpace(string(out)) != want {
 			t.Errorf("host -> control: %q, %v; want %q", out, err, want)
+		}
+	})
+
+	t.Run("MountTmpfs gives a small full disk", func(t *testing.T) {
+		if err := f.MountTmpfs(ctx, 1, "/srv/small", 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		out, err := f.SSH(ctx, 1, "dd if=/dev/zero of=/srv/small/f bs=64k count=32").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "No space left") {
+			t.Errorf("writing 2 MiB to a 1 MiB tmpfs: %v: %s", err, out)
+		}
+		if _, err := os.Stat(f.Hosts[1].Path("/srv/small/f")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("tmpfs content visible through Path: %v", err)
+		}
+	})
+
+	t.Run("HostPids lists sshd", func(t *testing.T) {
+		pids, err := f.HostPids(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sshd := f.Hosts[2].sshd.cmd.Process.Pid
+		if !slices.Contains(pids, sshd) {
+			t.Errorf("HostPids(2) = %v, want it to hold sshd %d", pids, sshd)
 		}
 	})
 

@@ -15,6 +15,9 @@ type InventoryOptions struct {
 	Group string
 	// Hosts selects hosts by index; nil means all.
 	Hosts []int
+	// KnownHosts adds ansible_ssh_common_args pointing OpenSSH at the
+	// fleet's known_hosts (for Ansible itself, whose ssh ignores $HOME).
+	KnownHosts bool
 	// Vars are extra group variables, written under [Group:vars]. Values
 	// are written verbatim.
 	Vars map[string]string
@@ -47,6 +50,14 @@ func (f *Fleet) WriteInventory(path string, opts InventoryOptions) error {
 		}
 		fmt.Fprintf(&b, "%s ansible_host=%s ansible_user=root ansible_ssh_private_key_file=%s\n", h.Name, h.IP, f.keyFile)
 	}
+	vars := map[string]string{}
+	for k, v := range opts.Vars {
+		vars[k] = v
+	}
+	if opts.KnownHosts {
+		vars["ansible_ssh_common_args"] = "'-o UserKnownHostsFile=" + f.khFile + " -o GlobalKnownHostsFile=/dev/null'"
+	}
+	opts.Vars = vars
 	if len(opts.Vars) > 0 {
 		keys := make([]string, 0, len(opts.Vars))
 		for k := range opts.Vars {

@@ -132,6 +132,14 @@ func TestWriteInventory(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("inventory:\n%s\nwant:\n%s", b, want)
 	}
+	f.khFile = "/k/known_hosts"
+	if err := f.WriteInventory(p, InventoryOptions{KnownHosts: true}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(p)
+	if want := "\n[fleet:vars]\nansible_ssh_common_args='-o UserKnownHostsFile=/k/known_hosts -o GlobalKnownHostsFile=/dev/null'\n"; !strings.HasSuffix(string(b), want) {
+		t.Errorf("inventory with KnownHosts:\n%s\nwant suffix:\n%s", b, want)
+	}
 	if err := f.WriteInventory(p, InventoryOptions{Hosts: []int{2}}); err == nil {
 		t.Error("out-of-range host index accepted")
 	}
