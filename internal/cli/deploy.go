@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/murderctl/murderctl/orchestrator"
+)
+
+// DeployOptions hold the deploy command's flags and dependencies.
+type DeployOptions struct {
+	IO     *IOStreams
+	Logger func() *slog.Logger
+	Env    func(string) string
+
+	Source         string
+	Inventories    []string
+	Limit          string
+	Dest           string
+	Timeout        time.Duration
+	JSON           bool
+	User           string
+	PrivateKey     string
+	Forks          int
+	ConnectTimeout time.Duration
+	AdvertiseAddr  string
+	BindAddr       string
+	PeerBinaryDir  string
+	PieceSize      int64
+
+	// Deploy runs the deploy; tests replace it.
+	Deploy func(context.Context, orchestrator.DeployOptions) (*orchestrator.Report, error)
+
+	// demo knobs: hosts share this machine.
+	bindPeers    bool
+	allowDynamic bool
+}
+
+// NewCmdDeploy builds `murderctl deploy`. runF, when non-nil, replaces
+// deployRun (flag-parsing tests use it).
+func NewCmdDeploy(ios *IOStreams, logger func() *slog.Logger, runF func(*DeployOptions) error) *cobra.Command {
+	opts := &DeployOptions{IO: ios, Logger: logger, Env: os.Getenv, Deploy: orchestrator.Deploy}
+	cmd := &cobra.Command{
+		Use:   "deploy -i INVENTORY FILE",
+		Short: "Copy FILE to every host of an Ansible inventory, peer-to-peer",
+		Long: `Copy FILE to every selected host. The hosts fetch pieces from one another
+over BitTorrent, so the control node sends about one copy whatever the fleet size.
+
+Exit codes (as ansible-playbook): 0 every host ok or changed; 1 an error not tied to
+one host (bad file, bad inventory); 2 a host failed; 4 a host was unreachable and none
+failed; 5 bad options; 99 interrupted.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return badOptions("deploy takes exactly one FILE, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Source = args[0]
+			if opts.Forks < 0 {
+				return badOptions("--forks must be positive")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return deployRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&opts.Inventories, "inventory", "i", nil, "inventory source: file, directory, script or comma list (repeatable; default from ansible.cfg)")
+	f.StringVarP(&opts.Limit, "limit", "l", "all", "host pattern to deploy to")
+	f.StringVar(&opts.Dest, "dest", "", "remote destination: PATH, or DIR/ to write inside DIR (default: the login directory)")
+	f.DurationVar(&opts.Timeout, "timeout", 0, "give up on the whole deploy after this long (e.g. 10m; 0 = no limit)")
+	f.BoolVar(&opts.JSON, "json", false, "print the results as JSON on stdout")
+	f.StringVarP(&opts.User, "user", "u", "", "connect as this user (overrides ansible.cfg remote_user; ansible_user wins)")
+	f.StringVar(&opts.PrivateKey, "private-key", "", "SSH private key file (overrides ansible.cfg private_key_file)")
+	f.StringVar(&opts.PrivateKey, "key-file", "", "alias of --private-key")
+	f.IntVarP(&opts.Forks, "forks", "f", 0, "hosts set up in parallel (default: ansible.cfg forks if set, else 50)")
+	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", 0, "SSH connect timeout (default: ansible.cfg timeout, 10s)")
+	f.StringVar(&opts.AdvertiseAddr, "advertise-addr", "", "address hosts use to reach the tracker and seeder (default: detected per host from its SSH connection)")
+	f.StringVar(&opts.BindAddr, "bind-addr", "", "local address the tracker and seeder listen on (default: all)")
+	f.StringVar(&opts.PeerBinaryDir, "peer-binary-dir", "", "directory holding murderctl-<os>-<arch> peer binaries")
+	f.Int64Var(&opts.PieceSize, "piece-size", 0, "torrent piece size in bytes (default: chosen from the file size)")
+	return cmd
+}
+
+func deployRun(ctx context.Context, opts *DeployOptions) error {
+	report, err := runDeploy(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if context.Cause(ctx) == errInterrupted {
+		return errInterrupted
+	}
+	return resultsExit(report.Results)
+}
+
+// runDeploy loads the targets, deploys and renders the results.
+func runDeploy(ctx context.Context, opts *DeployOptions) (*orchestrator.Report, error) {
+	sel, err := selectTargets(ctx, opts.Env, targetFlags{
+		Inventories: opts.Inventories, Limit: opts.Limit, User: opts.User,
+		PrivateKey: opts.PrivateKey, ConnectTimeout: opts.ConnectTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range sel.Warnings {
+		fmt.Fprintf(opts.IO.ErrOut, "[WARNING]: %s\n", w)
+	}
+	forks := opts.Forks
+	if forks == 0 {
+		forks = sel.Forks
+	}
+	bins := &orchestrator.BinarySet{AllowDynamic: opts.allowDynamic}
+	if opts.PeerBinaryDir != "" {
+		bins.Dirs = []string{opts.PeerBinaryDir}
+	}
+	live := newLiveRecap(opts.IO, opts.JSON)
+	report, err := opts.Deploy(ctx, orchestrator.DeployOptions{
+		Source:        opts.Source,
+		Dest:          opts.Dest,
+		Targets:       sel.Targets,
+		Forks:         forks,
+		Timeout:       opts.Timeout,
+		BindAddr:      opts.BindAddr,
+		AdvertiseAddr: opts.AdvertiseAddr,
+		PieceLength:   opts.PieceSize,
+		Binaries:      bins,
+		BindPeers:     opts.bindPeers,
+		OnEvent:       live.event,
+		Logger:        opts.Logger(),
+	})
+	live.finish()
+	if err != nil {
+		return nil, err
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return report, enc.Encode(report)
+	}
+	writeRecap(opts.IO.Out, report.Results)
+	return report, nil
+}
+
+// resultsExit maps host outcomes to Ansible's exit codes.
+func resultsExit(rs orchestrator.Results) error {
+	_, _, failed, unreachable := rs.Counts()
+	switch {
+	case failed > 0:
+		return &ExitError{Code: ExitHostFailed}
+	case unreachable > 0:
+		return &ExitError{Code: ExitUnreachable}
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package orchestrator
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+)
+
+// PeerBinary is a murderctl binary that can run `murderctl peer` on hosts of
+// one OS and architecture.
+type PeerBinary struct {
+	OS, Arch string
+	Path     string
+	SHA256   string
+	Size     int64
+
+	once sync.Once
+	gz   []byte
+	err  error
+}
+
+// Gzipped returns the binary gzip-compressed, computed once: the push to a
+// new host costs the compressed size on the wire, not the binary's size.
+func (b *PeerBinary) Gzipped() ([]byte, error) {
+	b.once.Do(func() {
+		f, err := os.Open(b.Path)
+		if err != nil {
+			b.err = err
+			return
+		}
+		defer f.Close()
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if _, err := io.Copy(zw, f); err != nil {
+			b.err = fmt.Errorf("compress %s: %w", b.Path, err)
+			return
+		}
+		if err := zw.Close(); err != nil {
+			b.err = err
+			return
+		}
+		b.gz = buf.Bytes()
+	})
+	return b.gz, b.err
+}
+
+// BinarySet finds peer binaries per platform. The running executable serves
+// its own platform when it is statically linked; other platforms are looked
+// up as murderctl-<os>-<arch> in Dirs.
+type BinarySet struct {
+	// Dirs are searched for murderctl-<os>-<arch>; empty means the directory
+	// of the running executable.
+	Dirs []string
+	// AllowDynamic accepts a dynamically linked executable for its own
+	// platform (the demo, whose hosts are this machine).
+	AllowDynamic bool
+
+	mu    sync.Mutex
+	cache map[string]*PeerBinary
+}
+
+// ErrNoBinary means no usable peer binary exists for a host's platform.
+var ErrNoBinary = errors.New("no peer binary")
+
+// For returns the peer binary for goos/goarch.
+func (s *BinarySet) For(goos, goarch string) (*PeerBinary, error) {
+	key := goos + "/" + goarch
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.cache[key]; ok {
+		return b, nil
+	}
+	b, err := s.find(goos, goarch)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache == nil {
+		s.cache = map[string]*PeerBinary{}
+	}
+	s.cache[key] = b
+	return b, nil
+}
+
+func (s *BinarySet) find(goos, goarch string) (*PeerBinary, error) {
+	self, selfErr := os.Executable()
+	dirs := s.Dirs
+	if len(dirs) == 0 && selfErr == nil {
+		dirs = []string{filepath.Dir(self)}
+	}
+	name := "murderctl-" + goos + "-" + goarch
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if _, err := os.Stat(p); err == nil {
+			return loadBinary(p, goos, goarch, false)
+		}
+	}
+	if goos == runtime.GOOS && goarch == runtime.GOARCH && selfErr == nil {
+		return loadBinary(self, goos, goarch, s.AllowDynamic)
+	}
+	return nil, fmt.Errorf("%w for %s/%s: build one with `make cross` and put %s beside murderctl (or pass --peer-binary-dir)", ErrNoBinary, goos, goarch, name)
+}
+
+func loadBinary(path, goos, goarch string, allowDynamic bool) (*PeerBinary, error) {
+	if !allowDynamic {
+		if err := checkStatic(path); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open peer binary: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return nil, fmt.Errorf("hash peer binary %s: %w", path, err)
+	}
+	return &PeerBinary{OS: goos, Arch: goarch, Path: path, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
+}
+
+// checkStatic refuses a dynamically linked ELF: it may not run on hosts
+// with another libc.
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not an ELF executable: %v", ErrNoBinary, path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%w: %s is dynamically linked; build it with CGO_ENABLED=0 (make build)", ErrNoBinary, path)
+		}
+	}
+	return nil
+}
+
+// goArch maps `uname -m` to GOARCH.
+func goArch(machine string) string {
+	switch machine {
+	case "x86_64", "amd64":
+		return "amd64"
+	case "aarch64", "arm64":
+		return "arm64"
+	case "i386", "i486", "i586", "i686":
+		return "386"
+	case "armv6l", "armv7l", "armv7", "arm":
+		return "arm"
+	case "ppc64le", "s390x", "riscv64", "mips64", "mips64le", "loong64":
+		return machine
+	}
+	return "unknown-" + machine
+}

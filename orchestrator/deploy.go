@@ -1,0 +1,245 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/anacrolix/torrent/metainfo"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/murderctl/murderctl/swarm"
+	"github.com/murderctl/murderctl/tracker"
+	"github.com/murderctl/murderctl/tracker/memstore"
+)
+
+// DeployOptions describe one deploy of one file to a set of targets.
+type DeployOptions struct {
+	// Source is the local file to distribute.
+	Source string
+	// Dest is the remote destination: empty for the login directory under the
+	// file's own name (as scp does), "DIR/" to write inside DIR, else the path.
+	Dest    string
+	Targets []Target
+	Dialer  Dialer
+	// Forks bounds concurrent connection set-up. Peers, once launched, all
+	// run at once: a swarm needs every member.
+	Forks int
+	// Timeout bounds the whole deploy; zero means none.
+	Timeout time.Duration
+	// BindAddr is the local IP the tracker and seeder listen on (default all).
+	BindAddr string
+	// AdvertiseAddr overrides the address hosts are told to reach us at. By
+	// default it is the local address of each host's SSH connection.
+	AdvertiseAddr string
+	// PieceLength overrides the piece size chosen for speed.
+	PieceLength int64
+	// Binaries finds peer binaries per platform.
+	Binaries *BinarySet
+	// BindPeers makes each peer listen on its target's SSH address (for
+	// fleets that share one machine, like the demo's 127.0.0.x hosts).
+	BindPeers bool
+	// OnEvent, if set, sees every peer event as it arrives (live progress).
+	OnEvent func(host string, ev swarm.Event)
+	Logger  *slog.Logger
+}
+
+// Report is the outcome of a deploy.
+type Report struct {
+	Results  Results       `json:"results"`
+	SHA256   string        `json:"sha256"`
+	Size     int64         `json:"size"`
+	Duration time.Duration `json:"duration_ns"`
+	// SeederUploaded is what murderctl's seeder sent, all hosts together.
+	SeederUploaded int64 `json:"seeder_uploaded"`
+}
+
+// deploy is the state shared by the per-host goroutines of one deploy.
+type deploy struct {
+	opts     DeployOptions
+	log      *slog.Logger
+	mi       *metainfo.MetaInfo
+	infoHash string
+	sha256   string
+	size     int64
+	token    string
+	trackerP int
+	seederP  int
+	allowed  []string
+	setup    *semaphore.Weighted
+
+	mu      sync.Mutex
+	pending int
+	allDone chan struct{}
+}
+
+// Deploy distributes opts.Source to every target peer-to-peer and returns a
+// result per target. The error is non-nil only when the deploy could not
+// start at all (bad source, no listener); host failures are in the Report.
+func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
+	start := time.Now()
+	if len(opts.Targets) == 0 {
+		return nil, errors.New("no hosts to deploy to")
+	}
+	d := &deploy{opts: opts, log: opts.Logger, allDone: make(chan struct{}), pending: len(opts.Targets)}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.opts.Dialer == nil {
+		d.opts.Dialer = SSHDialer{}
+	}
+	if d.opts.Binaries == nil {
+		d.opts.Binaries = &BinarySet{}
+	}
+	forks := opts.Forks
+	if forks <= 0 {
+		forks = DefaultForks
+	}
+	d.setup = semaphore.NewWeighted(int64(forks))
+
+	if err := d.prepare(ctx); err != nil {
+		return nil, err
+	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, opts.Timeout, fmt.Errorf("deploy timed out after %s", opts.Timeout))
+		defer cancel()
+	}
+
+	tl, trk, err := d.startTracker()
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: trk.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(tl)
+	defer srv.Close()
+	d.trackerP = tl.Addr().(*net.TCPAddr).Port
+
+	seeder, err := swarm.StartSeeder(ctx, swarm.SeederConfig{
+		ListenAddr: net.JoinHostPort(opts.BindAddr, "0"),
+		Path:       opts.Source,
+		MetaInfo:   d.mi,
+		Logger:     d.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start seeder: %w", err)
+	}
+	defer seeder.Close()
+	d.seederP = seeder.Port()
+
+	results := make(Results, len(opts.Targets))
+	var wg sync.WaitGroup
+	for i, t := range opts.Targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hs := time.Now()
+			h := &hostRun{d: d, t: t, r: &results[i]}
+			h.r.Host = t.Name
+			h.run(ctx)
+			h.r.Duration = time.Since(hs)
+		}()
+	}
+	wg.Wait()
+	return &Report{
+		Results:        results,
+		SHA256:         d.sha256,
+		Size:           d.size,
+		Duration:       time.Since(start),
+		SeederUploaded: seeder.Uploaded(),
+	}, nil
+}
+
+// prepare hashes the source, builds the torrent and the peer allowlist.
+func (d *deploy) prepare(ctx context.Context) error {
+	st, err := os.Stat(d.opts.Source)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	if st.IsDir() {
+		return fmt.Errorf("source %s is a directory, not a file", d.opts.Source)
+	}
+	built, err := swarm.Build(ctx, d.opts.Source, d.opts.PieceLength)
+	if err != nil {
+		return err
+	}
+	d.mi, d.sha256, d.size = built.MetaInfo, built.SHA256, built.Size
+	d.infoHash = d.mi.HashInfoBytes().HexString()
+	d.token = randomHex(16)
+	d.allowed = allowList(ctx, d.opts.Targets)
+	return nil
+}
+
+func (d *deploy) startTracker() (net.Listener, *tracker.Tracker, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(d.opts.BindAddr, "0"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("tracker listen: %w", err)
+	}
+	cfg := tracker.Config{Token: d.token}
+	policy, err := tracker.PolicyByName(tracker.PolicyCompleteness)
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	clock := tracker.SystemClock{}
+	return l, tracker.New(cfg, memstore.New(clock), policy, clock, d.log), nil
+}
+
+// settle marks one host finished (done, failed or unreachable). When every
+// host has settled the fleet is done and peers may stop seeding.
+func (d *deploy) settle() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.pending--
+	if d.pending == 0 {
+		close(d.allDone)
+	}
+}
+
+// allowList resolves every target's address: peers accept connections only
+// from the fleet, plus this machine's own addresses for the seeder.
+func allowList(ctx context.Context, targets []Target) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ip string) {
+		if !seen[ip] {
+			seen[ip] = true
+			out = append(out, ip)
+		}
+	}
+	for _, t := range targets {
+		if ip := net.ParseIP(t.SSH.Host); ip != nil {
+			add(ip.String())
+			continue
+		}
+		ips, err := net.DefaultResolver.LookupIP(ctx, "ip", t.SSH.Host)
+		if err != nil {
+			continue
+		}
+		for _, ip := range ips {
+			add(ip.String())
+		}
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				add(n.IP.String())
+			}
+		}
+	}
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,209 @@
+package orchestrator
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/murderctl/murderctl/sshx"
+	"github.com/murderctl/murderctl/swarm"
+)
+
+// remoteDir is where murderctl keeps its files on a host, under the login
+// directory: cached peer binaries and per-deploy torrents. Mode 0700.
+const remoteDir = ".cache/murderctl"
+
+// exitBinaryMismatch is what the launch line exits with when the cached peer
+// binary does not hash to what we expect; we then push it again.
+const exitBinaryMismatch = 121
+
+// stopGrace is how long a peer gets to exit after being told to stop.
+const stopGrace = 10 * time.Second
+
+// hostRun deploys to one host: connect, probe, push, launch, follow events.
+type hostRun struct {
+	d    *deploy
+	t    Target
+	r    *Result
+	conn Conn
+
+	settleOnce sync.Once
+	home       string
+	binary     *PeerBinary
+	stderr     bytes.Buffer
+}
+
+func (h *hostRun) settle() { h.settleOnce.Do(h.d.settle) }
+
+func (h *hostRun) run(ctx context.Context) {
+	defer h.settle()
+	if err := h.prepare(ctx); err != nil {
+		if h.r.Status == "" {
+			h.r.setErr(StatusFailed, err)
+		}
+		return
+	}
+	defer h.conn.Close()
+	h.launch(ctx)
+}
+
+// prepare connects and pushes what the peer needs, within the forks limit.
+func (h *hostRun) prepare(ctx context.Context) error {
+	if err := h.d.setup.Acquire(ctx, 1); err != nil {
+		return fmt.Errorf("not started: %w", context.Cause(ctx))
+	}
+	defer h.d.setup.Release(1)
+	c, err := h.d.opts.Dialer.Dial(ctx, h.t)
+	if err != nil {
+		h.r.setErr(StatusUnreachable, err)
+		return err
+	}
+	h.conn = c
+	err = h.probeAndPush(ctx)
+	if err != nil {
+		c.Close()
+	}
+	return err
+}
+
+func (h *hostRun) probeAndPush(ctx context.Context) error {
+	goos, goarch, cached, err := h.probe(ctx)
+	if err != nil {
+		return err
+	}
+	if h.binary, err = h.d.opts.Binaries.For(goos, goarch); err != nil {
+		return err
+	}
+	if !cached[h.binaryName()] {
+		if err := h.pushBinary(ctx); err != nil {
+			return err
+		}
+	}
+	mi := h.d.mi
+	var buf bytes.Buffer
+	if err := mi.Write(&buf); err != nil {
+		return fmt.Errorf("encode torrent: %w", err)
+	}
+	if err := h.conn.Upload(ctx, &buf, int64(buf.Len()), h.torrentPath(), 0o600); err != nil {
+		return fmt.Errorf("push torrent: %w", err)
+	}
+	return nil
+}
+
+// probe learns the host's platform and home, creates the private cache
+// directory, and lists what it already holds.
+func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[string]bool, err error) {
+	script := `umask 077; uname -s; uname -m; printf '%s\n' "$HOME"; ` +
+		`mkdir -p ` + remoteDir + ` && chmod 700 ` + remoteDir + ` && ls -1a ` + remoteDir
+	var out, errb bytes.Buffer
+	code, err := h.conn.Run(ctx, script, nil, &out, &errb)
+	if err != nil {
+		h.r.setErr(StatusUnreachable, fmt.Errorf("probe: %w", err))
+		return "", "", nil, err
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if code != 0 || len(lines) < 3 {
+		return "", "", nil, fmt.Errorf("probe failed (exit %d): %s", code, strings.TrimSpace(errb.String()))
+	}
+	goos = strings.ToLower(strings.TrimSpace(lines[0]))
+	goarch = goArch(strings.TrimSpace(lines[1]))
+	h.home = lines[2]
+	cached = map[string]bool{}
+	for _, l := range lines[3:] {
+		cached[l] = true
+	}
+	return goos, goarch, cached, nil
+}
+
+func (h *hostRun) binaryName() string { return "peer-" + h.binary.SHA256 }
+
+func (h *hostRun) binaryPath() string { return h.home + "/" + remoteDir + "/" + h.binaryName() }
+
+func (h *hostRun) torrentPath() string {
+	return h.home + "/" + remoteDir + "/" + h.d.infoHash + ".torrent"
+}
+
+// pushBinary sends the gzipped peer binary and unpacks it on the host,
+// checking its SHA-256 before it takes its content-addressed name.
+func (h *hostRun) pushBinary(ctx context.Context) error {
+	gz, err := h.binary.Gzipped()
+	if err != nil {
+		return err
+	}
+	final := h.binaryPath()
+	gzPath, tmp := final+".gz", final+".tmp"
+	if err := h.conn.Upload(ctx, bytes.NewReader(gz), int64(len(gz)), gzPath, 0o600); err != nil {
+		return fmt.Errorf("push peer binary: %w", err)
+	}
+	q := sshx.Quote
+	script := fmt.Sprintf(`umask 077; gzip -dc < %s > %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s; rc=$?; rm -f %s %s; exit $rc`,
+		q(gzPath), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final), q(gzPath), q(tmp))
+	var errb bytes.Buffer
+	code, err := h.conn.Run(ctx, script, nil, io.Discard, &errb)
+	if err != nil {
+		h.r.setErr(StatusUnreachable, fmt.Errorf("unpack peer binary: %w", err))
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("unpack peer binary failed (exit %d): %s", code, strings.TrimSpace(errb.String()))
+	}
+	return nil
+}
+
+// launchCommand verifies the cached binary's hash, then execs the peer.
+func (h *hostRun) launchCommand() string {
+	f := sshx.Quote(h.binaryPath())
+	return fmt.Sprintf(`printf '%%s  %%s\n' %s %s | sha256sum -c --status || exit %d; exec %s peer`,
+		h.binary.SHA256, f, exitBinaryMismatch, f)
+}
+
+// peerConfig is what this host's peer is told on its stdin.
+func (h *hostRun) peerConfig() swarm.PeerConfig {
+	adv := h.d.opts.AdvertiseAddr
+	if adv == "" {
+		if ta, ok := h.conn.LocalAddr().(*net.TCPAddr); ok {
+			adv = ta.IP.String()
+		}
+	}
+	cfg := swarm.PeerConfig{
+		TorrentPath:  h.torrentPath(),
+		SHA256:       h.d.sha256,
+		Dest:         h.d.opts.Dest,
+		AnnounceURL:  "http://" + net.JoinHostPort(adv, strconv.Itoa(h.d.trackerP)) + "/" + h.d.token + "/announce",
+		Seeders:      []string{net.JoinHostPort(adv, strconv.Itoa(h.d.seederP))},
+		AllowedPeers: h.d.allowed,
+	}
+	if h.d.opts.BindPeers {
+		cfg.BindIP = h.t.SSH.Host
+	}
+	return cfg
+}
+
+// eventReader parses the peer's stdout lines and applies them.
+func (h *hostRun) readEvents(r io.Reader, done func(swarm.Event)) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var ev swarm.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			h.d.log.Warn("peer wrote a line that is not an event", "host", h.t.Name, "line", sc.Text())
+			continue
+		}
+		if h.d.opts.OnEvent != nil {
+			h.d.opts.OnEvent(h.t.Name, ev)
+		}
+		done(ev)
+	}
+	io.Copy(io.Discard, r)
+}
+
+var errPeerExited = errors.New("peer exited")

@@ -1,0 +1,152 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/murderctl/murderctl/swarm"
+)
+
+// launch starts the peer, follows its events until the fleet is done, then
+// tells it to stop and collects its exit status.
+func (h *hostRun) launch(ctx context.Context) {
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	stdinR, stdinW := io.Pipe()
+	outR, outW := io.Pipe()
+	stderr := &capped{max: 64 << 10}
+
+	var code int
+	var runErr error
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		code, runErr = h.conn.Run(runCtx, h.launchCommand(), stdinR, outW, stderr)
+		outW.Close()
+		stdinR.Close()
+	}()
+
+	var stdinMu sync.Mutex
+	send := func(line []byte) {
+		stdinMu.Lock()
+		defer stdinMu.Unlock()
+		stdinW.Write(append(line, '\n'))
+	}
+	cfg, err := json.Marshal(h.peerConfig())
+	if err != nil {
+		h.r.setErr(StatusFailed, fmt.Errorf("encode peer config: %w", err))
+		return
+	}
+	go send(cfg)
+
+	var terminal bool
+	eventsDone := make(chan struct{})
+	go func() {
+		defer close(eventsDone)
+		h.readEvents(outR, func(ev swarm.Event) {
+			if h.apply(ev) {
+				terminal = true
+				h.settle()
+			}
+		})
+	}()
+
+	select {
+	case <-h.d.allDone:
+	case <-runDone:
+	case <-ctx.Done():
+	}
+	stop, _ := json.Marshal(swarm.Control{Cmd: swarm.ControlStop})
+	go func() { send(stop); stdinW.Close() }()
+	select {
+	case <-runDone:
+	case <-time.After(stopGrace):
+		cancelRun()
+		<-runDone
+	}
+	<-eventsDone
+	h.r.ExitCode = code
+	h.r.Stderr = stderr.String()
+	if !terminal {
+		h.r.setErr(h.exitStatus(ctx, code, runErr))
+	}
+}
+
+// apply folds one event into the result and reports whether it settles the
+// host (done or failed).
+func (h *hostRun) apply(ev swarm.Event) bool {
+	switch ev.Event {
+	case swarm.EventProgress, swarm.EventExiting:
+		h.r.Downloaded, h.r.Uploaded = ev.Downloaded, ev.Uploaded
+	case swarm.EventBadPeer:
+		h.r.BadPeers = append(h.r.BadPeers, ev.Addr)
+	case swarm.EventDone:
+		h.r.Dest, h.r.Downloaded = ev.Dest, ev.Downloaded
+		h.r.Status = StatusOK
+		if ev.Changed {
+			h.r.Status = StatusChanged
+		}
+		return true
+	case swarm.EventFailed:
+		reason := ev.Reason
+		if ev.Code != "" {
+			reason += " (" + ev.Code + ")"
+		}
+		h.r.setErr(StatusFailed, errors.New(reason))
+		return true
+	}
+	return false
+}
+
+// exitStatus explains a peer that ended without saying done or failed.
+func (h *hostRun) exitStatus(ctx context.Context, code int, runErr error) (Status, error) {
+	last := lastLine(h.r.Stderr)
+	switch {
+	case ctx.Err() != nil:
+		return StatusFailed, context.Cause(ctx)
+	case runErr != nil:
+		return StatusUnreachable, fmt.Errorf("connection lost during transfer: %w", runErr)
+	case code == exitBinaryMismatch:
+		return StatusFailed, errors.New("peer binary on the host failed its SHA-256 check; refusing to run it")
+	case code == 126 || code == 127:
+		return StatusFailed, fmt.Errorf("cannot execute the peer binary (exit %d): %s", code, last)
+	default:
+		return StatusFailed, fmt.Errorf("%w with code %d before finishing: %s", errPeerExited, code, last)
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// capped is a concurrency-safe buffer that keeps at most max bytes.
+type capped struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if room := c.max - len(c.b); room > 0 {
+		c.b = append(c.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (c *capped) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.b)
+}
