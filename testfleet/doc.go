@@ -13,7 +13,7 @@
 //	netns -ctl   netns -h01   netns -h02   netns -hNN
 //	(murderctl)   sshd :22     sshd :22     sshd :22
 //	              private mount namespace per host:
-//	              /root /tmp /srv /etc/ssh bind-mounted from <Dir>/hNN/...
+//	              /root /tmp /var/tmp /srv /etc/ssh bind-mounted from <Dir>/hNN/...
 //
 // Nothing is added to the root network namespace: the bridge lives in its
 // own switch namespace, and the control node (where murderctl, ssh and scp

@@ -16,13 +16,13 @@ import (
 // privateDirs maps a host's private mount points to their backing
 // directories under Host.Dir.
 var privateDirs = []struct{ inHost, backing string }{
-	{"/root", "root"}, {"/tmp", "tmp"}, {"/srv", "srv"}, {"/etc/ssh", "etc-ssh"},
+	{"/root", "root"}, {"/tmp", "tmp"}, {"/var/tmp", "var-tmp"}, {"/srv", "srv"}, {"/etc/ssh", "etc-ssh"},
 }
 
 // Path maps a path inside the host to the file backing it on the machine,
 // so tests can read and write host files directly. Relative paths are taken
-// from /root (the remote user's home). Paths outside /root, /tmp, /srv and
-// /etc/ssh are shared with the machine and give "". Files under a tmpfs
+// from /root (the remote user's home). Paths outside /root, /tmp, /var/tmp,
+// /srv and /etc/ssh are shared with the machine and give "". Files under a tmpfs
 // mounted with MountTmpfs are not visible through Path.
 func (h *Host) Path(p string) string {
 	if !path.IsAbs(p) {
@@ -63,6 +63,16 @@ func (f *Fleet) HostCommand(ctx context.Context, i int, name string, args ...str
 	script := strings.Replace(anchorScript, "exec sleep infinity", `shift; exec "$@"`, 1)
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.Netns,
 		"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", h.Dir, name}, args...)...)
+}
+
+// SSHDLog is the path of host i's sshd log (sshd -e output), for test
+// failure messages.
+func (f *Fleet) SSHDLog(i int) string {
+	h, err := f.host(i)
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(h.Dir, "sshd.log")
 }
 
 // SSHArgs are the ssh options that log in to host i as root with the fleet

@@ -34,7 +34,7 @@ func TestFleet(t *testing.T) {
 	})
 
 	t.Run("files are private per host", func(t *testing.T) {
-		for _, dir := range []string{"/root", "/tmp", "/srv"} {
+		for _, dir := range []string{"/root", "/tmp", "/var/tmp", "/srv"} {
 			p := dir + "/only-h01"
 			if out, err := f.SSH(ctx, 0, "echo secret >"+p).CombinedOutput(); err != nil {
 				t.Fatalf("write %s on h01: %v: %s", p, err, out)

@@ -202,7 +202,7 @@ func (f *Fleet) buildHost(ctx context.Context, h *Host) error {
 	dirs := []struct {
 		p    string
 		mode os.FileMode
-	}{{"root/.ssh", 0o700}, {"root", 0o700}, {"tmp", 0o1777}, {"srv", 0o755}, {"etc-ssh", 0o755}}
+	}{{"root/.ssh", 0o700}, {"root", 0o700}, {"tmp", 0o1777}, {"var-tmp", 0o1777}, {"srv", 0o755}, {"etc-ssh", 0o755}}
 	for _, d := range dirs {
 		p := filepath.Join(h.Dir, d.p)
 		if err := os.MkdirAll(p, d.mode); err != nil {
@@ -252,6 +252,7 @@ mkdir -p /run/sshd
 mount --bind ./etc-ssh /etc/ssh
 mount --bind ./root /root
 mount --bind ./srv /srv
+mount --bind ./var-tmp /var/tmp
 mount --bind ./tmp /tmp
 exec sleep infinity`
 

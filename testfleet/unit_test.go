@@ -18,6 +18,8 @@ func TestHostPath(t *testing.T) {
 		{"pkg.tar.gz", "/fleet/h01/root/pkg.tar.gz"},
 		{"/srv/a/b", "/fleet/h01/srv/a/b"},
 		{"/srv", "/fleet/h01/srv"},
+		{"/var/tmp/x", "/fleet/h01/var-tmp/x"},
+		{"/var/log/x", ""},
 		{"/tmp/../srv/x", "/fleet/h01/srv/x"},
 		{"/etc/ssh/sshd_config", "/fleet/h01/etc-ssh/sshd_config"},
 		{"/srvx/a", ""},
