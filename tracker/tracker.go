@@ -149,6 +149,7 @@ func (t *Tracker) Announce(ctx context.Context, req *AnnounceRequest) (*Announce
 		}
 		resp.Complete, resp.Incomplete = counts.Seeders, counts.Leechers
 		t.recordSwarm(ih, counts)
+		t.announces.Add(1)
 		return resp, nil
 	}
 
