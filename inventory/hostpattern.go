@@ -151,7 +151,7 @@ func expandHostPattern(p string) ([]string, *int, error) {
 const asciiLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 // maxExpansion bounds range expansion so hostile input cannot exhaust memory.
-const maxExpansion = 1 << 20
+const maxExpansion = 1 << 17
 
 // expandRange expands the first [beg:end(:step)] of line, recursively.
 func expandRange(line string) ([]string, error) {

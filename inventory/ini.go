@@ -72,7 +72,9 @@ func parseINI(inv *Inventory, file string, text string) error {
 			continue
 		}
 		if m := reINISection.FindStringSubmatch(line); m != nil {
-			group, state = safeGroupName(m[1]), m[2]
+			// Ansible 2.14 keeps invalid characters in group names by default
+			// (TRANSFORM_INVALID_GROUP_CHARS=never).
+			group, state = m[1], m[2]
 			if state == "" {
 				state = "hosts"
 			}

@@ -37,6 +37,7 @@ type Group struct {
 	children []*Group
 	parents  []*Group
 	hosts    []*Host
+	hostSet  map[*Host]bool
 }
 
 // Host is an inventory host.
@@ -89,7 +90,6 @@ func (g *Group) Children() []*Group { return append([]*Group(nil), g.children...
 func (g *Group) DirectHosts() []*Host { return append([]*Host(nil), g.hosts...) }
 
 func (inv *Inventory) addGroup(name string) *Group {
-	name = safeGroupName(name)
 	if g, ok := inv.groups[name]; ok {
 		return g
 	}
@@ -124,11 +124,13 @@ func (inv *Inventory) addHost(name, group string, port *int) (*Host, error) {
 }
 
 func (g *Group) addHost(h *Host) {
-	for _, x := range g.hosts {
-		if x == h {
-			return
-		}
+	if g.hostSet[h] {
+		return
 	}
+	if g.hostSet == nil {
+		g.hostSet = map[*Host]bool{}
+	}
+	g.hostSet[h] = true
 	g.hosts = append(g.hosts, h)
 	h.addGroup(g)
 }
@@ -159,6 +161,7 @@ func (h *Host) removeGroup(g *Group) {
 }
 
 func (g *Group) removeHost(h *Host) {
+	delete(g.hostSet, h)
 	for i, x := range g.hosts {
 		if x == h {
 			g.hosts = append(g.hosts[:i:i], g.hosts[i+1:]...)

@@ -120,7 +120,12 @@ func (inv *Inventory) evaluate(parts []string) ([]*Host, error) {
 	var hosts []*Host
 	for _, p := range append(append(regular, and...), not...) {
 		if h, ok := inv.hosts[p]; ok {
-			hosts = appendNew(hosts, h)
+			l := hostList{}
+			for _, x := range hosts {
+				l.add(x)
+			}
+			l.add(h)
+			hosts = l.list
 			continue
 		}
 		that, err := inv.matchOne(p)
@@ -137,21 +142,33 @@ func (inv *Inventory) evaluate(parts []string) ([]*Host, error) {
 		case '&':
 			hosts = filter(hosts, func(h *Host) bool { return set[h] })
 		default:
-			for _, h := range that {
-				hosts = appendNew(hosts, h)
+			l := hostList{}
+			for _, h := range hosts {
+				l.add(h)
 			}
+			for _, h := range that {
+				l.add(h)
+			}
+			hosts = l.list
 		}
 	}
 	return hosts, nil
 }
 
-func appendNew(hs []*Host, h *Host) []*Host {
-	for _, x := range hs {
-		if x == h {
-			return hs
-		}
+// hostList is an ordered set of hosts.
+type hostList struct {
+	list []*Host
+	set  map[*Host]bool
+}
+
+func (l *hostList) add(h *Host) {
+	if l.set == nil {
+		l.set = map[*Host]bool{}
 	}
-	return append(hs, h)
+	if !l.set[h] {
+		l.set[h] = true
+		l.list = append(l.list, h)
+	}
 }
 
 func filter(hs []*Host, keep func(*Host) bool) []*Host {
@@ -227,24 +244,24 @@ func (inv *Inventory) enumerate(pattern string) ([]*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*Host
+	var out hostList
 	matchedGroup := false
 	for _, g := range inv.groupOrder {
 		if match(g.Name) {
 			matchedGroup = true
 			for _, h := range g.allHosts() {
-				out = appendNew(out, h)
+				out.add(h)
 			}
 		}
 	}
 	if !matchedGroup || pattern[0] == '~' || strings.ContainsAny(pattern, ".?*[") {
 		for _, h := range inv.hostOrder {
 			if match(h.Name) {
-				out = appendNew(out, h)
+				out.add(h)
 			}
 		}
 	}
-	return out, nil
+	return out.list, nil
 }
 
 // compileMatcher builds Ansible's matcher: fnmatch for plain patterns, a

@@ -541,19 +541,3 @@ func toInt(v any) (int, error) {
 	}
 	return 0, fmt.Errorf("invalid integer %v", v)
 }
-
-// safeGroupName replaces characters that are invalid in a group name with
-// "_", as Ansible's to_safe_group_name(force=True) does with the pattern
-// ^[\d\W]|[^\w].
-func safeGroupName(name string) string {
-	var b strings.Builder
-	for i, r := range name {
-		word := r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsNumber(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r)
-		if !word || (i == 0 && unicode.IsDigit(r)) {
-			b.WriteByte('_')
-		} else {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}

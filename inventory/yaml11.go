@@ -96,8 +96,24 @@ func jsonScalar(v string) (any, error) {
 }
 
 type y11 struct {
-	nodes int
-	json  bool
+	nodes  int
+	json   bool
+	active map[*yaml.Node]bool // collections being built, to refuse recursive aliases
+}
+
+func (c *y11) enter(n *yaml.Node) error {
+	c.nodes++
+	if c.nodes > maxYAMLNodes {
+		return fmt.Errorf("line %d: document too large (more than %d nodes after alias expansion)", n.Line, maxYAMLNodes)
+	}
+	if c.active[n] {
+		return fmt.Errorf("line %d: recursive alias", n.Line)
+	}
+	if c.active == nil {
+		c.active = map[*yaml.Node]bool{}
+	}
+	c.active[n] = true
+	return nil
 }
 
 func (c *y11) value(n *yaml.Node) (any, error) {
@@ -117,6 +133,10 @@ func (c *y11) value(n *yaml.Node) (any, error) {
 		if n.Style&yaml.TaggedStyle != 0 && n.Tag != "!!seq" {
 			return nil, fmt.Errorf("line %d: unsupported tag %s on a sequence", n.Line, n.Tag)
 		}
+		if err := c.enter(n); err != nil {
+			return nil, err
+		}
+		defer delete(c.active, n)
 		out := make([]any, 0, len(n.Content))
 		for _, e := range n.Content {
 			v, err := c.value(e)
@@ -141,6 +161,10 @@ func (c *y11) value(n *yaml.Node) (any, error) {
 // keys win over merged ones; within one "<<: [a, b]" a wins over b; a later
 // "<<" wins over an earlier one.
 func (c *y11) mapping(n *yaml.Node) (map[string]any, error) {
+	if err := c.enter(n); err != nil {
+		return nil, err
+	}
+	defer delete(c.active, n)
 	explicit := map[string]any{}
 	var merges []map[string]any // lowest precedence first
 	for i := 0; i+1 < len(n.Content); i += 2 {
