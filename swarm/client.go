@@ -1,0 +1,178 @@
+package swarm
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/iplist"
+	"github.com/anacrolix/torrent/metainfo"
+	"golang.org/x/time/rate"
+)
+
+// clientOptions configures the torrent client shared by seeder and peer.
+type clientOptions struct {
+	// ListenHost is the IP to listen and dial from; empty means all.
+	ListenHost string
+	ListenPort int
+	// Allowed, when non-empty, is the allowlist of peer IPs (or CIDRs).
+	Allowed []string
+	// UploadLimit caps upload in bytes/s; 0 means unlimited.
+	UploadLimit int64
+	Logger      *slog.Logger
+}
+
+// newClient starts a TCP-only torrent client tuned for a LAN deploy: no
+// DHT, PEX, uTP, trackers (swarm announces itself), encryption preference,
+// or rate limits; connection limits fit for 50+ peers; always seeding.
+func newClient(o clientOptions) (*torrent.Client, error) {
+	cfg := torrent.NewDefaultClientConfig()
+	cfg.Seed = true
+	cfg.NoDHT = true
+	cfg.DisablePEX = true
+	cfg.DisableUTP = true
+	cfg.DisableTrackers = true
+	cfg.DisableWebtorrent = true
+	cfg.DisableWebseeds = true
+	cfg.NoDefaultPortForwarding = true
+	cfg.DisableAggressiveUpload = false
+	cfg.EstablishedConnsPerTorrent = 80
+	cfg.HalfOpenConnsPerTorrent = 40
+	cfg.TotalHalfOpenConns = 160
+	cfg.TorrentPeersHighWater = 1000
+	cfg.TorrentPeersLowWater = 100
+	cfg.DialRateLimiter = rate.NewLimiter(rate.Inf, 0)
+	cfg.MinDialTimeout = 2 * time.Second
+	cfg.NominalDialTimeout = 5 * time.Second
+	cfg.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{}
+	cfg.ListenPort = o.ListenPort
+	if o.UploadLimit > 0 {
+		cfg.UploadRateLimiter = rate.NewLimiter(rate.Limit(o.UploadLimit), 256<<10)
+	}
+	cfg.Slogger = o.Logger
+	if cfg.Slogger == nil {
+		cfg.Slogger = slog.New(slog.DiscardHandler)
+	}
+
+	var bindIP net.IP
+	if o.ListenHost != "" {
+		bindIP = net.ParseIP(o.ListenHost)
+		if bindIP == nil {
+			return nil, fmt.Errorf("listen address %q is not an IP", o.ListenHost)
+		}
+		host := o.ListenHost
+		cfg.ListenHost = func(string) string { return host }
+		if bindIP.To4() != nil {
+			cfg.DisableIPv6 = true
+		} else {
+			cfg.DisableIPv4 = true
+		}
+		// Dial from the bound address too, so allowlists on the other side
+		// see the address this peer announced.
+		cfg.DialForPeerConns = false
+	}
+	if len(o.Allowed) > 0 {
+		al, err := newAllowList(o.Allowed)
+		if err != nil {
+			return nil, err
+		}
+		cfg.IPBlocklist = al
+	}
+	cl, err := torrent.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start torrent client on %s: %w", net.JoinHostPort(o.ListenHost, fmt.Sprint(o.ListenPort)), err)
+	}
+	if bindIP != nil {
+		network := "tcp4"
+		if bindIP.To4() == nil {
+			network = "tcp6"
+		}
+		cl.AddDialer(torrent.NetworkDialer{
+			Network: network,
+			Dialer:  &net.Dialer{LocalAddr: &net.TCPAddr{IP: bindIP}, KeepAlive: -1},
+		})
+	}
+	return cl, nil
+}
+
+// addTorrent adds mi to cl over st, without trackers or web seeds.
+func addTorrent(cl *torrent.Client, mi *metainfo.MetaInfo, st *fileStorage) (*torrent.Torrent, error) {
+	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
+	if err != nil {
+		return nil, fmt.Errorf("read torrent: %w", err)
+	}
+	spec.Trackers = nil
+	spec.Webseeds = nil
+	spec.DhtNodes = nil
+	spec.Storage = st
+	t, _, err := cl.AddTorrentSpec(spec)
+	if err != nil {
+		return nil, fmt.Errorf("add torrent: %w", err)
+	}
+	return t, nil
+}
+
+// allowList is an iplist.Ranger that blocks every IP outside its prefixes,
+// turning the library's blocklist hook into an allowlist for both
+// accepted and dialled connections.
+type allowList struct{ prefixes []netip.Prefix }
+
+func newAllowList(entries []string) (*allowList, error) {
+	al := &allowList{}
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		if strings.Contains(e, "/") {
+			p, err := netip.ParsePrefix(e)
+			if err != nil {
+				return nil, fmt.Errorf("allowed peer %q: %w", e, err)
+			}
+			al.prefixes = append(al.prefixes, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil {
+			return nil, fmt.Errorf("allowed peer %q: %w", e, err)
+		}
+		a = a.Unmap()
+		al.prefixes = append(al.prefixes, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return al, nil
+}
+
+// Lookup reports ip as blocked unless an allowed prefix holds it.
+func (al *allowList) Lookup(ip net.IP) (iplist.Range, bool) {
+	a, ok := netip.AddrFromSlice(ip)
+	if ok {
+		a = a.Unmap()
+		for _, p := range al.prefixes {
+			if p.Contains(a) {
+				return iplist.Range{}, false
+			}
+		}
+	}
+	return iplist.Range{First: ip, Last: ip, Description: "not an allowed peer"}, true
+}
+
+// NumRanges implements iplist.Ranger.
+func (al *allowList) NumRanges() int { return len(al.prefixes) }
+
+// peerInfos turns ip:port strings into torrent peers from source src.
+func peerInfos(addrs []string, src torrent.PeerSource, trusted bool) []torrent.PeerInfo {
+	out := make([]torrent.PeerInfo, 0, len(addrs))
+	for _, a := range addrs {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil {
+			continue
+		}
+		out = append(out, torrent.PeerInfo{
+			Addr:    &net.TCPAddr{IP: ap.Addr().Unmap().AsSlice(), Port: int(ap.Port())},
+			Source:  src,
+			Trusted: trusted,
+		})
+	}
+	return out
+}

@@ -1,0 +1,300 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+)
+
+// peerTorrent is the torrent a peer downloads.
+type peerTorrent struct {
+	mi   *metainfo.MetaInfo
+	info *metainfo.Info
+	hash metainfo.Hash
+}
+
+func loadPeerTorrent(path string) (*peerTorrent, error) {
+	mi, err := metainfo.LoadFromFile(path)
+	if err != nil {
+		return nil, withCode(CodeConfig, fmt.Errorf("load torrent %s: %w", path, err))
+	}
+	info, err := loadInfo(mi)
+	if err != nil {
+		return nil, withCode(CodeConfig, fmt.Errorf("torrent %s: %w", path, err))
+	}
+	return &peerTorrent{mi: mi, info: info, hash: mi.HashInfoBytes()}, nil
+}
+
+// RunPeer runs one peer of a deploy: it downloads the file into a private
+// temp file beside the destination (or finds it already there), verifies,
+// renames it into place, and seeds until told to stop on control or the
+// control stream ends. It writes Events to events and returns the exit
+// code. The destination is never left half-written.
+func RunPeer(ctx context.Context, cfg PeerConfig, control io.Reader, events io.Writer, logger *slog.Logger) int {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	em := &emitter{w: events}
+	if err := cfg.Validate(); err != nil {
+		em.Emit(Event{Event: EventFailed, Code: CodeConfig, Reason: err.Error()})
+		return ExitConfig
+	}
+	pt, err := loadPeerTorrent(cfg.TorrentPath)
+	if err != nil {
+		em.Emit(Event{Event: EventFailed, Code: CodeConfig, Reason: err.Error()})
+		return ExitConfig
+	}
+	ctrl := watchControl(control, logger)
+	r := &peerRun{cfg: cfg, pt: pt, em: em, log: logger, ctrl: ctrl}
+	code := r.run(ctx)
+	r.cleanup()
+	if r.exitEvent != nil {
+		em.Emit(*r.exitEvent) // after cleanup: the temp file is gone
+	}
+	return code
+}
+
+// peerRun is the state of one RunPeer call.
+type peerRun struct {
+	cfg  PeerConfig
+	pt   *peerTorrent
+	em   *emitter
+	log  *slog.Logger
+	ctrl *controlWatch
+
+	dest    string
+	tmp     string // removed at exit unless renamed
+	renamed bool
+	f       *os.File
+	st      *fileStorage
+	cl      *torrent.Client
+	t       *torrent.Torrent
+	stopAnn context.CancelFunc
+	annDone chan struct{}
+	badSeen map[string]bool
+	// completedHook asks the announcer for event=completed.
+	completedHook func()
+	exitEvent     *Event
+}
+
+func (r *peerRun) fail(err error) int {
+	code := errorCode(err)
+	r.log.Error("peer failed", "code", code, "err", err)
+	r.em.Emit(Event{Event: EventFailed, Code: code, Reason: err.Error()})
+	if code == CodeConfig {
+		return ExitConfig
+	}
+	return ExitFailed
+}
+
+func (r *peerRun) run(ctx context.Context) int {
+	var err error
+	if r.dest, err = resolveDest(r.cfg.Dest, r.pt.info.Name); err != nil {
+		return r.fail(err)
+	}
+	existing, err := matchingDest(ctx, r.dest, r.cfg.SHA256, r.pt)
+	if err != nil {
+		return r.fail(err)
+	}
+	if existing != nil {
+		r.f = existing
+		all := make([]bool, r.pt.info.NumPieces())
+		for i := range all {
+			all[i] = true
+		}
+		r.st = newFileStorage(r.f, r.pt.info, all, true)
+	} else {
+		r.tmp = tempPath(r.dest, r.pt.hash.HexString())
+		if r.f, err = createTemp(r.tmp, r.pt.info.Length); err != nil {
+			r.tmp = "" // createTemp removes what it created
+			return r.fail(err)
+		}
+		r.st = newFileStorage(r.f, r.pt.info, nil, false)
+	}
+	if ctx.Err() != nil {
+		return r.exit(false)
+	}
+	if err := r.startTorrent(); err != nil {
+		return r.fail(err)
+	}
+	r.em.Emit(Event{Event: EventStarted, Addr: r.listenAddr(), Have: r.st.Have(), Total: r.pt.info.NumPieces()})
+	done := existing != nil
+	if done {
+		r.em.Emit(Event{Event: EventDone, Changed: false, Dest: r.dest, SHA256: r.cfg.SHA256})
+	}
+	return r.loop(ctx, done)
+}
+
+func (r *peerRun) startTorrent() error {
+	var err error
+	r.cl, err = newClient(clientOptions{ListenHost: r.cfg.BindIP, Allowed: r.cfg.AllowedPeers, Logger: r.log})
+	if err != nil {
+		return withCode(CodeInternal, err)
+	}
+	if r.t, err = addTorrent(r.cl, r.pt.mi, r.st); err != nil {
+		return withCode(CodeInternal, err)
+	}
+	r.t.SetOnWriteChunkError(r.st.fail)
+	if r.st.Have() < r.pt.info.NumPieces() {
+		r.t.DownloadAll()
+		randomizePriorities(r.t, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	}
+	r.t.AddPeers(peerInfos(r.cfg.Seeders, torrent.PeerSourceDirect, true))
+	actx, cancel := context.WithCancel(context.Background())
+	r.stopAnn, r.annDone = cancel, make(chan struct{})
+	if r.cfg.AnnounceURL == "" {
+		close(r.annDone)
+		return nil
+	}
+	a := &announcer{
+		URL:      r.cfg.AnnounceURL,
+		InfoHash: r.t.InfoHash(),
+		PeerID:   r.cl.PeerID(),
+		Port:     r.cl.LocalPort(),
+		LocalIP:  net.ParseIP(r.cfg.BindIP),
+		Stats:    r.announceStats,
+		AddPeers: func(addrs []string) { r.t.AddPeers(peerInfos(addrs, torrent.PeerSourceTracker, false)) },
+		Logger:   r.log,
+	}
+	a.init()
+	r.completedHook = a.Completed
+	go func() {
+		defer close(r.annDone)
+		a.Run(actx)
+	}()
+	return nil
+}
+
+func (r *peerRun) announceStats() announceStats {
+	s := r.t.Stats()
+	return announceStats{
+		Uploaded:   s.BytesWrittenData.Int64(),
+		Downloaded: s.BytesReadUsefulData.Int64(),
+		Left:       r.t.BytesMissing(),
+	}
+}
+
+func (r *peerRun) listenAddr() string {
+	return net.JoinHostPort(r.cfg.BindIP, strconv.Itoa(r.cl.LocalPort()))
+}
+
+// counters fills an event with the current counts.
+func (r *peerRun) counters(kind string) Event {
+	ev := Event{Event: kind, Have: r.st.Have(), Total: r.pt.info.NumPieces()}
+	if r.t != nil {
+		s := r.t.Stats()
+		ev.Downloaded = s.BytesReadUsefulData.Int64()
+		ev.Uploaded = s.BytesWrittenData.Int64()
+	}
+	return ev
+}
+
+// loop runs until the file is in place and the parent says stop, or
+// until something fails or the parent goes away.
+func (r *peerRun) loop(ctx context.Context, done bool) int {
+	interval := time.Duration(r.cfg.ProgressIntervalMS) * time.Millisecond
+	if interval <= 0 {
+		interval = 500 * time.Millisecond
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var complete <-chan struct{}
+	if !done {
+		complete = r.t.Complete().On()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return r.exit(done)
+		case <-r.ctrl.eof:
+			return r.exit(done)
+		case <-r.ctrl.stop:
+			return r.exit(done)
+		case <-r.st.Failed():
+			return r.fail(withCode(CodeIO, r.st.Err()))
+		case <-complete:
+			complete = nil
+			if err := r.finish(ctx); err != nil {
+				if ctx.Err() != nil {
+					return r.exit(false)
+				}
+				return r.fail(err)
+			}
+			done = true
+		case <-tick.C:
+			r.em.Emit(r.counters(EventProgress))
+			r.reportBadPeers()
+		}
+	}
+}
+
+// finish verifies, renames into place and reports done.
+func (r *peerRun) finish(ctx context.Context) error {
+	if err := finalize(ctx, r.f, r.tmp, r.dest, r.cfg.SHA256, r.pt.info.Length); err != nil {
+		return err
+	}
+	r.renamed = true
+	r.st.SetReadOnly()
+	r.em.Emit(Event{Event: EventVerified, SHA256: r.cfg.SHA256})
+	ev := r.counters(EventDone)
+	ev.Changed, ev.Dest, ev.SHA256 = true, r.dest, r.cfg.SHA256
+	r.em.Emit(ev)
+	if r.completedHook != nil {
+		r.completedHook()
+	}
+	return nil
+}
+
+// exit emits the final counters and returns the exit code for a stop.
+func (r *peerRun) exit(done bool) int {
+	ev := r.counters(EventExiting)
+	r.exitEvent = &ev
+	if done {
+		return ExitStopped
+	}
+	return ExitAborted
+}
+
+// reportBadPeers emits bad_peer once for each IP the client banned for
+// sending data that failed its hash.
+func (r *peerRun) reportBadPeers() {
+	for _, ip := range r.cl.BadPeerIPs() {
+		if r.badSeen == nil {
+			r.badSeen = map[string]bool{}
+		}
+		if !r.badSeen[ip] {
+			r.badSeen[ip] = true
+			r.em.Emit(Event{Event: EventBadPeer, Addr: ip})
+		}
+	}
+}
+
+// cleanup stops the announcer and the client, closes the file and removes
+// the temp file unless it was renamed into place.
+func (r *peerRun) cleanup() {
+	if r.stopAnn != nil {
+		r.stopAnn()
+		<-r.annDone
+	}
+	if r.cl != nil {
+		r.cl.Close()
+	}
+	if r.f != nil {
+		r.f.Close()
+	}
+	if r.tmp != "" && !r.renamed {
+		if err := os.Remove(r.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.log.Warn("remove temp file", "path", r.tmp, "err", err)
+		}
+	}
+}
