@@ -179,3 +179,24 @@ func TestMissingSource(t *testing.T) {
 		t.Fatalf("error = %v, want ErrNoSources", err)
 	}
 }
+
+func TestStricterThanAnsible(t *testing.T) {
+	inv := loadText(t, "hosts", patternINI)
+	// Ansible warns and carries on with "web"; murderctl refuses a pattern
+	// part that matches nothing, so a typo never shrinks a deploy silently.
+	if _, err := inv.Select("web:nosuch"); !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "nosuch") {
+		t.Fatalf("Select(web:nosuch) error = %v, want ErrNoMatch naming nosuch", err)
+	}
+	hosts, err := inv.Select("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited, err := inv.Limit(hosts, "db")
+	if err != nil || !reflect.DeepEqual(names(limited), []string{"db1", "db2"}) {
+		t.Fatalf("Limit(all, db) = %v, %v", names(limited), err)
+	}
+	out := string(inv.ListJSON(limited))
+	if strings.Contains(out, "web1") || !strings.Contains(out, `"ansible_host": "10.0.0.5"`) {
+		t.Errorf("ListJSON(limited) = %s", out)
+	}
+}
