@@ -2,12 +2,12 @@ package orchestrator
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/klauspost/compress/gzip"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,40 +28,85 @@ type PeerBinary struct {
 	err  error
 }
 
-// Gzipped returns the binary gzip-compressed, computed once: the push to a
-// new host costs the compressed size on the wire, not the binary's size.
+// Gzipped returns the binary gzip-compressed: the push to a new host costs
+// the compressed size on the wire. The result is computed once and kept in
+// the user's cache directory, keyed by the binary's SHA-256.
 func (b *PeerBinary) Gzipped() ([]byte, error) {
-	b.once.Do(func() {
-		f, err := os.Open(b.Path)
-		if err != nil {
-			b.err = err
-			return
-		}
-		defer f.Close()
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if _, err := io.Copy(zw, f); err != nil {
-			b.err = fmt.Errorf("compress %s: %w", b.Path, err)
-			return
-		}
-		if err := zw.Close(); err != nil {
-			b.err = err
-			return
-		}
-		b.gz = buf.Bytes()
-	})
+	b.once.Do(func() { b.gz, b.err = b.compress() })
 	return b.gz, b.err
 }
 
-// BinarySet finds peer binaries per platform. The running executable serves
-// its own platform when it is statically linked; other platforms are looked
-// up as murderctl-<os>-<arch> in Dirs.
+func (b *PeerBinary) compress() ([]byte, error) {
+	var cachePath string
+	if dir, err := os.UserCacheDir(); err == nil {
+		cachePath = filepath.Join(dir, "murderctl", "peer-"+b.SHA256+".gz")
+		if gz, err := os.ReadFile(cachePath); err == nil && gunzipsTo(gz, b.SHA256) {
+			return gz, nil
+		}
+	}
+	f, err := os.Open(b.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if _, err := io.Copy(zw, f); err != nil {
+		return nil, fmt.Errorf("compress %s: %w", b.Path, err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if cachePath != "" {
+		// Best effort: a failed cache write only costs time next run.
+		_ = writeFileAtomic(cachePath, buf.Bytes())
+	}
+	return buf.Bytes(), nil
+}
+
+// gunzipsTo checks a cached archive against the binary's digest.
+func gunzipsTo(gz []byte, sum string) bool {
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return false
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, zr); err != nil {
+		return false
+	}
+	return hex.EncodeToString(h.Sum(nil)) == sum
+}
+
+// writeFileAtomic writes data to path through a private temporary file.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// BinarySet finds peer binaries per platform. For each platform it prefers
+// the slim murderctl-peer-<os>-<arch>, then murderctl-<os>-<arch>, in Dirs;
+// for its own platform also murderctl-peer beside the running executable,
+// and last the running executable itself (it has a `peer` subcommand). Only
+// statically linked binaries are pushed.
 type BinarySet struct {
-	// Dirs are searched for murderctl-<os>-<arch>; empty means the directory
-	// of the running executable.
+	// Dirs are searched; empty means the directory of the running executable.
 	Dirs []string
-	// AllowDynamic accepts a dynamically linked executable for its own
-	// platform (the demo, whose hosts are this machine).
+	// AllowDynamic accepts a dynamically linked binary for our own platform
+	// (the demo, whose hosts are this machine).
 	AllowDynamic bool
 
 	mu    sync.Mutex
@@ -96,17 +141,27 @@ func (s *BinarySet) find(goos, goarch string) (*PeerBinary, error) {
 	if len(dirs) == 0 && selfErr == nil {
 		dirs = []string{filepath.Dir(self)}
 	}
-	name := "murderctl-" + goos + "-" + goarch
-	for _, d := range dirs {
-		p := filepath.Join(d, name)
-		if _, err := os.Stat(p); err == nil {
-			return loadBinary(p, goos, goarch, false)
+	native := goos == runtime.GOOS && goarch == runtime.GOARCH
+	var names []string
+	for _, base := range []string{"murderctl-peer", "murderctl"} {
+		names = append(names, base+"-"+goos+"-"+goarch)
+		if native {
+			names = append(names, base)
 		}
 	}
-	if goos == runtime.GOOS && goarch == runtime.GOARCH && selfErr == nil {
+	for _, d := range dirs {
+		for _, name := range names {
+			p := filepath.Join(d, name)
+			if _, err := os.Stat(p); err == nil {
+				return loadBinary(p, goos, goarch, s.AllowDynamic && native)
+			}
+		}
+	}
+	if native && selfErr == nil {
 		return loadBinary(self, goos, goarch, s.AllowDynamic)
 	}
-	return nil, fmt.Errorf("%w for %s/%s: build one with `make cross` and put %s beside murderctl (or pass --peer-binary-dir)", ErrNoBinary, goos, goarch, name)
+	return nil, fmt.Errorf("%w for %s/%s: build one with `make cross` and put murderctl-peer-%s-%s beside murderctl (or pass --peer-binary-dir)",
+		ErrNoBinary, goos, goarch, goos, goarch)
 }
 
 func loadBinary(path, goos, goarch string, allowDynamic bool) (*PeerBinary, error) {
