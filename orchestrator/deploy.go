@@ -47,6 +47,9 @@ type DeployOptions struct {
 	// BindPeers makes each peer listen on its target's SSH address (for
 	// fleets that share one machine, like the demo's 127.0.0.x hosts).
 	BindPeers bool
+	// NoBinaryRelay pushes the peer binary from the control node to every
+	// host that lacks it, instead of letting hosts fetch it from each other.
+	NoBinaryRelay bool
 	// OnEvent, if set, sees every peer event as it arrives (live progress).
 	OnEvent func(host string, ev swarm.Event)
 	Logger  *slog.Logger
@@ -74,7 +77,9 @@ type deploy struct {
 	trackerP int
 	seederP  int
 	allowed  []string
+	hostIPs  map[string]string // target name -> resolved IP
 	setup    *semaphore.Weighted
+	relay    *binaryRelay // nil when disabled
 
 	mu      sync.Mutex
 	pending int
@@ -104,6 +109,9 @@ func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
 		forks = DefaultForks
 	}
 	d.setup = semaphore.NewWeighted(int64(forks))
+	if !opts.NoBinaryRelay {
+		d.relay = newBinaryRelay()
+	}
 
 	if err := d.prepare(ctx); err != nil {
 		return nil, err
@@ -174,7 +182,7 @@ func (d *deploy) prepare(ctx context.Context) error {
 	d.mi, d.sha256, d.size = built.MetaInfo, built.SHA256, built.Size
 	d.infoHash = d.mi.HashInfoBytes().HexString()
 	d.token = randomHex(16)
-	d.allowed = allowList(ctx, d.opts.Targets)
+	d.allowed, d.hostIPs = allowList(ctx, d.opts.Targets)
 	return nil
 }
 
@@ -205,8 +213,10 @@ func (d *deploy) settle() {
 }
 
 // allowList resolves every target's address: peers accept connections only
-// from the fleet, plus this machine's own addresses for the seeder.
-func allowList(ctx context.Context, targets []Target) []string {
+// from the fleet, plus this machine's own addresses for the seeder. It also
+// returns each target's first address.
+func allowList(ctx context.Context, targets []Target) ([]string, map[string]string) {
+	hostIPs := map[string]string{}
 	seen := map[string]bool{}
 	var out []string
 	add := func(ip string) {
@@ -218,12 +228,14 @@ func allowList(ctx context.Context, targets []Target) []string {
 	for _, t := range targets {
 		if ip := net.ParseIP(t.SSH.Host); ip != nil {
 			add(ip.String())
+			hostIPs[t.Name] = ip.String()
 			continue
 		}
 		ips, err := net.DefaultResolver.LookupIP(ctx, "ip", t.SSH.Host)
-		if err != nil {
+		if err != nil || len(ips) == 0 {
 			continue
 		}
+		hostIPs[t.Name] = ips[0].String()
 		for _, ip := range ips {
 			add(ip.String())
 		}
@@ -235,7 +247,7 @@ func allowList(ctx context.Context, targets []Target) []string {
 			}
 		}
 	}
-	return out
+	return out, hostIPs
 }
 
 func randomHex(n int) string {

@@ -38,8 +38,11 @@ type hostRun struct {
 
 	settleOnce sync.Once
 	home       string
+	hasBash    bool
 	binary     *PeerBinary
-	stderr     bytes.Buffer
+	// directPlan is set while this host, having had the binary pushed
+	// directly, has yet to become a relay source for others.
+	directPlan *plan
 }
 
 func (h *hostRun) settle() { h.settleOnce.Do(h.d.settle) }
@@ -47,6 +50,9 @@ func (h *hostRun) settle() { h.settleOnce.Do(h.d.settle) }
 func (h *hostRun) run(ctx context.Context) {
 	defer h.settle()
 	if err := h.prepare(ctx); err != nil {
+		if h.directPlan != nil {
+			h.d.relay.done(h.binary.SHA256, *h.directPlan, false)
+		}
 		if h.r.Status == "" {
 			h.r.setErr(StatusFailed, err)
 		}
@@ -84,7 +90,7 @@ func (h *hostRun) probeAndPush(ctx context.Context) error {
 		return err
 	}
 	if !cached[h.binaryName()] {
-		if err := h.pushBinary(ctx); err != nil {
+		if err := h.obtainBinary(ctx); err != nil {
 			return err
 		}
 	}
@@ -103,6 +109,7 @@ func (h *hostRun) probeAndPush(ctx context.Context) error {
 // directory, and lists what it already holds.
 func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[string]bool, err error) {
 	script := `umask 077; uname -s; uname -m; printf '%s\n' "$HOME"; ` +
+		`if command -v bash >/dev/null 2>&1; then echo bash; else echo nobash; fi; ` +
 		`mkdir -p ` + remoteDir + ` && chmod 700 ` + remoteDir + ` && ls -1a ` + remoteDir
 	var out, errb bytes.Buffer
 	code, err := h.conn.Run(ctx, script, nil, &out, &errb)
@@ -111,17 +118,24 @@ func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[st
 		return "", "", nil, err
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
-	if code != 0 || len(lines) < 3 {
+	if code != 0 || len(lines) < 4 {
 		return "", "", nil, fmt.Errorf("probe failed (exit %d): %s", code, strings.TrimSpace(errb.String()))
 	}
 	goos = strings.ToLower(strings.TrimSpace(lines[0]))
 	goarch = goArch(strings.TrimSpace(lines[1]))
 	h.home = lines[2]
+	h.hasBash = lines[3] == "bash"
 	cached = map[string]bool{}
-	for _, l := range lines[3:] {
+	for _, l := range lines[4:] {
 		cached[l] = true
 	}
 	return goos, goarch, cached, nil
+}
+
+// servesBinary says whether this host's peer can relay the binary to
+// others: we must know an address the fleet reaches it at.
+func (h *hostRun) servesBinary() bool {
+	return h.d.relay != nil && h.d.hostIPs[h.t.Name] != "" && h.t.SSH.Jump == nil
 }
 
 func (h *hostRun) binaryName() string { return "peer-" + h.binary.SHA256 }
@@ -130,33 +144,6 @@ func (h *hostRun) binaryPath() string { return h.home + "/" + remoteDir + "/" + 
 
 func (h *hostRun) torrentPath() string {
 	return h.home + "/" + remoteDir + "/" + h.d.infoHash + ".torrent"
-}
-
-// pushBinary sends the gzipped peer binary and unpacks it on the host,
-// checking its SHA-256 before it takes its content-addressed name.
-func (h *hostRun) pushBinary(ctx context.Context) error {
-	gz, err := h.binary.Gzipped()
-	if err != nil {
-		return err
-	}
-	final := h.binaryPath()
-	gzPath, tmp := final+".gz", final+".tmp"
-	if err := h.conn.Upload(ctx, bytes.NewReader(gz), int64(len(gz)), gzPath, 0o600); err != nil {
-		return fmt.Errorf("push peer binary: %w", err)
-	}
-	q := sshx.Quote
-	script := fmt.Sprintf(`umask 077; gzip -dc < %s > %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s; rc=$?; rm -f %s %s; exit $rc`,
-		q(gzPath), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final), q(gzPath), q(tmp))
-	var errb bytes.Buffer
-	code, err := h.conn.Run(ctx, script, nil, io.Discard, &errb)
-	if err != nil {
-		h.r.setErr(StatusUnreachable, fmt.Errorf("unpack peer binary: %w", err))
-		return err
-	}
-	if code != 0 {
-		return fmt.Errorf("unpack peer binary failed (exit %d): %s", code, strings.TrimSpace(errb.String()))
-	}
-	return nil
 }
 
 // launchCommand verifies the cached binary's hash, then execs the peer.
@@ -185,6 +172,7 @@ func (h *hostRun) peerConfig() swarm.PeerConfig {
 	if h.d.opts.BindPeers {
 		cfg.BindIP = h.t.SSH.Host
 	}
+	cfg.ServeBinary = h.servesBinary()
 	return cfg
 }
 

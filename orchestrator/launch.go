@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -71,6 +73,10 @@ func (h *hostRun) launch(ctx context.Context) {
 		<-runDone
 	}
 	<-eventsDone
+	if h.directPlan != nil {
+		// Pushed directly but never served: let another host push.
+		h.d.relay.done(h.binary.SHA256, *h.directPlan, false)
+	}
 	h.r.ExitCode = code
 	h.r.Stderr = stderr.String()
 	if !terminal {
@@ -82,6 +88,12 @@ func (h *hostRun) launch(ctx context.Context) {
 // host (done or failed).
 func (h *hostRun) apply(ev swarm.Event) bool {
 	switch ev.Event {
+	case swarm.EventStarted:
+		if ev.BinaryPort > 0 && h.d.relay != nil {
+			addr := net.JoinHostPort(h.d.hostIPs[h.t.Name], strconv.Itoa(ev.BinaryPort))
+			h.d.relay.add(h.binary.SHA256, addr)
+			h.directPlan = nil
+		}
 	case swarm.EventProgress, swarm.EventExiting:
 		h.r.Downloaded, h.r.Uploaded = ev.Downloaded, ev.Uploaded
 	case swarm.EventBadPeer:

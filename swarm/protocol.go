@@ -33,6 +33,11 @@ type PeerConfig struct {
 	// AllowedPeers, when non-empty, lists the IPs the peer accepts
 	// connections from (the deploy's hosts and the seeder).
 	AllowedPeers []string `json:"allowed_peers,omitempty"`
+	// ServeBinary makes the peer serve its own executable, read-only, to
+	// AllowedPeers on a separate port (reported as Event.BinaryPort), so
+	// hosts that lack the peer binary fetch it from the fleet rather than
+	// from the control node.
+	ServeBinary bool `json:"serve_binary,omitempty"`
 	// ProgressIntervalMS is how often progress events are written (0: 500ms).
 	ProgressIntervalMS int `json:"progress_interval_ms,omitempty"`
 }
@@ -65,6 +70,8 @@ type Event struct {
 	Code   string `json:"code,omitempty"`
 	// Started: the peer's listen address. BadPeer: the offending address.
 	Addr string `json:"addr,omitempty"`
+	// Started: the port serving the peer binary when ServeBinary was asked.
+	BinaryPort int `json:"binary_port,omitempty"`
 }
 
 // Failure codes carried by failed events and mirrored by the peer's exit code.

@@ -1,0 +1,109 @@
+package orchestrator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/murderctl/murderctl/sshx"
+)
+
+// fetchTimeout bounds one fetch of the peer binary from another host.
+const fetchTimeout = 60 * time.Second
+
+// obtainBinary gets the peer binary onto the host: from a host that already
+// runs a peer when one is up (bash's /dev/tcp is the only tool it needs), or
+// pushed from the control node for the first few hosts, for hosts without
+// bash, and whenever fetching from the fleet fails.
+func (h *hostRun) obtainBinary(ctx context.Context) error {
+	relay := h.d.relay
+	if relay == nil || !h.hasBash {
+		return h.pushBinary(ctx)
+	}
+	sum := h.binary.SHA256
+	for {
+		p := relay.next(ctx, sum)
+		if p.direct {
+			if err := h.pushBinary(ctx); err != nil {
+				relay.done(sum, p, false)
+				return err
+			}
+			if h.servesBinary() {
+				h.directPlan = &p
+			} else {
+				relay.done(sum, p, false)
+			}
+			return nil
+		}
+		err := h.fetchBinary(ctx, p.source.addr)
+		relay.done(sum, p, err == nil)
+		if err == nil {
+			return nil
+		}
+		h.d.log.Warn("fetching the peer binary from the fleet failed; trying elsewhere", "host", h.t.Name, "source", p.source.addr, "err", err)
+		if ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// pushBinary sends the gzipped peer binary and unpacks it on the host,
+// checking its SHA-256 before it takes its content-addressed name.
+func (h *hostRun) pushBinary(ctx context.Context) error {
+	gz, err := h.binary.Gzipped()
+	if err != nil {
+		return err
+	}
+	final := h.binaryPath()
+	gzPath, tmp := final+".gz", final+".tmp"
+	if err := h.conn.Upload(ctx, bytes.NewReader(gz), int64(len(gz)), gzPath, 0o600); err != nil {
+		return fmt.Errorf("push peer binary: %w", err)
+	}
+	q := sshx.Quote
+	script := fmt.Sprintf(`umask 077; gzip -dc < %s > %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s; rc=$?; rm -f %s %s; exit $rc`,
+		q(gzPath), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final), q(gzPath), q(tmp))
+	return h.runSetup(ctx, "unpack peer binary", script)
+}
+
+// fetchBinary has the host pull the binary from a peer at addr, then checks
+// its SHA-256 before it takes its content-addressed name.
+func (h *hostRun) fetchBinary(ctx context.Context, addr string) error {
+	ip, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.Atoi(port); err != nil || net.ParseIP(ip) == nil {
+		return fmt.Errorf("bad relay address %q", addr)
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	final := h.binaryPath()
+	tmp := final + ".fetch"
+	q := sshx.Quote
+	fetch := `exec 3<>"/dev/tcp/$1/$2" && cat <&3 > "$3"`
+	script := fmt.Sprintf(`umask 077; bash -c %s fetch %s %s %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s; rc=$?; rm -f %s; exit $rc`,
+		q(fetch), q(ip), q(port), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final), q(tmp))
+	return h.runSetup(ctx, "fetch peer binary from "+addr, script)
+}
+
+// runSetup runs a set-up script; a transport failure marks the host
+// unreachable, a non-zero exit is an error naming what failed.
+func (h *hostRun) runSetup(ctx context.Context, what, script string) error {
+	var errb bytes.Buffer
+	code, err := h.conn.Run(ctx, script, nil, io.Discard, &errb)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.r.setErr(StatusUnreachable, fmt.Errorf("%s: %w", what, err))
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if code != 0 {
+		return fmt.Errorf("%s failed (exit %d): %s", what, code, strings.TrimSpace(errb.String()))
+	}
+	return nil
+}
