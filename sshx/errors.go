@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 )
 
 // Sentinel errors. Dial's errors wrap exactly one of ErrUnreachable, ErrAuth
@@ -66,12 +63,4 @@ func classifyHandshake(ctx context.Context, c Config, err error) error {
 	default:
 		return fmt.Errorf("ssh handshake %s@%s: %w: %w", c.User, c.Addr(), ErrUnreachable, err)
 	}
-}
-
-// isConnLost reports whether err means the SSH transport died (as opposed to
-// the remote command failing).
-func isConnLost(err error) bool {
-	var op *net.OpError
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &op)
 }

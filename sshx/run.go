@@ -29,8 +29,9 @@ var ErrConnLost = errors.New("connection lost")
 //
 // stdin may be nil (the remote sees immediate EOF); when it reaches EOF the
 // remote's stdin is closed. stdout and stderr may be nil (discarded); no
-// write to them starts after Run returns. They are written from other
-// goroutines, one writer per stream. Cancelling ctx sends SIGTERM and EOF
+// write to them starts after Run returns. Each is written from its own
+// goroutine: pass the same writer for both only if it is safe for
+// concurrent use. Cancelling ctx sends SIGTERM and EOF
 // on stdin, waits up to CancelGrace for the command to end, then closes the
 // session. OpenSSH ignores "signal" requests for root logins (it has no
 // privilege separation after auth then); there a command ends on cancel only

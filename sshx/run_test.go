@@ -107,7 +107,7 @@ func waitGone(t *testing.T, pid int, within time.Duration) {
 
 func readPID(t *testing.T, path string) int {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second) // generous: CI machines are small
 	for time.Now().Before(deadline) {
 		b, err := os.ReadFile(path)
 		if s := strings.TrimSpace(string(b)); err == nil && strings.HasSuffix(string(b), "\n") {

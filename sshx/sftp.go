@@ -82,7 +82,13 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, size int64, remotePath
 	rand.Read(rnd[:])
 	tmpDir := path.Join(dir, ".murderctl-upload-"+hex.EncodeToString(rnd[:]))
 	if err := sc.Mkdir(tmpDir); err != nil {
-		return wrap("mkdir "+tmpDir, err)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			err = fmt.Errorf("parent directory %q does not exist: %w", path.Clean(dir), err)
+		case errors.Is(err, os.ErrPermission):
+			err = fmt.Errorf("parent directory %q is not writable: %w", path.Clean(dir), err)
+		}
+		return wrap("upload", err)
 	}
 	tmp := path.Join(tmpDir, base)
 	defer func() {
@@ -92,11 +98,11 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, size int64, remotePath
 		sc.RemoveDirectory(tmpDir)
 	}()
 	if err := sc.Chmod(tmpDir, 0o700); err != nil {
-		return wrap("chmod "+tmpDir, err)
+		return wrap("chmod temporary directory", err)
 	}
 	f, err := sc.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
-		return wrap("create "+tmp, err)
+		return wrap("create temporary file", err)
 	}
 	src := io.Reader(&ctxReader{ctx: ctx, r: r})
 	if size >= 0 {

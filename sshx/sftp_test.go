@@ -113,7 +113,7 @@ func TestUploadFailureLeavesTargetUntouched(t *testing.T) {
 		{"long source", context.Background(), bytes.NewReader(data), 100, "target", "more than the 100 bytes"},
 		{"read error", context.Background(), &failingReader{r: bytes.NewReader(data), after: 70000}, int64(len(data)), "target", "disk on fire"},
 		{"cancelled", cancelled, bytes.NewReader(data), int64(len(data)), "target", "context canceled"},
-		{"missing parent", context.Background(), bytes.NewReader(data), int64(len(data)), "no/such/dir/target", "no/such/dir"},
+		{"missing parent", context.Background(), bytes.NewReader(data), int64(len(data)), "no/such/dir/target", `parent directory "no/such/dir" does not exist`},
 		{"target is a directory", context.Background(), bytes.NewReader(data), int64(len(data)), ".", "invalid remote path"},
 	}
 	for _, tt := range tests {
