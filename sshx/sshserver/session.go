@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -34,6 +35,10 @@ func signalName(sig syscall.Signal) string {
 	}
 	return "SIG" + strconv.Itoa(int(sig))
 }
+
+// outputGrace is how long a session's output may still flow after its shell
+// exited (from background processes holding stdout) before it is cut off.
+const outputGrace = 5 * time.Second
 
 // session is one "session" channel: at most one exec or subsystem.
 type session struct {
@@ -112,6 +117,9 @@ func (ss *session) startExec(command string, wg *sync.WaitGroup) {
 	cmd.Stdout = ss.ch
 	cmd.Stderr = ss.ch.Stderr()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// A process that left the group but still holds stdout must not keep the
+	// session (and Server.Close) waiting forever once the shell has exited.
+	cmd.WaitDelay = outputGrace
 	stdin, err := cmd.StdinPipe()
 	if err == nil {
 		ss.mu.Lock()
