@@ -20,10 +20,11 @@ import (
 
 // TestAnsiblePlaybook runs the real ansible-playbook with
 // playbooks/deploy.yml and the murderctl_deploy module against a fleet:
-// a deploy (changed), the same deploy again (not changed, found through
-// playbooks/ansible.cfg this time), check mode with --limit (no host
-// touched), and a deploy with one host's sshd down (the playbook fails and
-// names that host).
+// a deploy with a relative src (changed), the same deploy again (not
+// changed, module found through playbooks/ansible.cfg this time), check
+// mode with --limit (no host touched), and a deploy with one host's sshd
+// down (the playbook fails and names that host; the module alone, run
+// ad hoc, fails with rc 4).
 func TestAnsiblePlaybook(t *testing.T) {
 	needRoot(t)
 	if _, err := exec.LookPath("ansible-playbook"); err != nil {
@@ -55,7 +56,9 @@ func TestAnsiblePlaybook(t *testing.T) {
 	}
 	withLibrary := playbookRun{dir: t.TempDir(), library: filepath.Join(repo, "ansible", "modules")}
 
-	first := withLibrary.run(t, f, "-i", inv, playbook, "-e", vars(src, "/srv/"))
+	// src relative to where ansible-playbook starts, as an operator types it.
+	fromSrcDir := playbookRun{dir: filepath.Dir(src), library: withLibrary.library}
+	first := fromSrcDir.run(t, f, "-i", inv, playbook, "-e", vars(filepath.Base(src), "/srv/"))
 	if first.code != 0 {
 		t.Fatalf("first run: ansible-playbook exit %d, want 0\n%s", first.code, first.out)
 	}
@@ -125,6 +128,29 @@ func TestAnsiblePlaybook(t *testing.T) {
 				res.UnreachableHosts, res.ChangedHosts, res.RC, name, hosts-1, r.out)
 		}
 		r.wantRecap(t, f, func(i int, l recapLine) bool { return (l.failed == 1) == (i == down) }, "failed=1 on the down host only")
+		if !strings.Contains(res.Msg, name+" unreachable") {
+			t.Errorf("module msg %q does not name %s as unreachable", res.Msg, name)
+		}
+
+		// The module alone (no failed_when): it fails, with rc and the host.
+		args, _ := json.Marshal(map[string]any{"src": src3, "dest": "/srv/next.bin", "inventory": []string{inv}, "timeout": "2m", "forks": 2})
+		adhoc := withLibrary.exec(t, f, "ansible", "localhost", "-i", "localhost,", "-c", "local",
+			"-e", "ansible_python_interpreter=/usr/bin/python3", "-m", "murderctl_deploy", "-a", string(args))
+		_, body, ok := strings.Cut(adhoc.out, "localhost | FAILED! => ")
+		var failed struct {
+			Msg              string   `json:"msg"`
+			RC               int      `json:"rc"`
+			OKHosts          []string `json:"ok_hosts"`
+			UnreachableHosts []string `json:"unreachable_hosts"`
+		}
+		if ok {
+			ok = json.NewDecoder(strings.NewReader(body)).Decode(&failed) == nil
+		}
+		if adhoc.code == 0 || !ok || failed.RC != 4 || !strings.Contains(failed.Msg, name) ||
+			len(failed.OKHosts) != hosts-1 || !slices.Equal(failed.UnreachableHosts, []string{name}) {
+			t.Errorf("ad-hoc murderctl_deploy: exit %d, want a failure with rc 4 naming %s, %d hosts ok\n%s",
+				adhoc.code, name, hosts-1, adhoc.out)
+		}
 		for i, h := range f.Hosts {
 			if i != down {
 				if got := fileSHA256(t, h.Path("/srv/next.bin")); got != sum3 {
@@ -149,9 +175,15 @@ type playbookOut struct {
 // is left running.
 func (p playbookRun) run(t *testing.T, f *testfleet.Fleet, args ...string) playbookOut {
 	t.Helper()
+	return p.exec(t, f, "ansible-playbook", append([]string{"-v"}, args...)...)
+}
+
+// exec runs an Ansible program (ansible-playbook, ansible) as run does.
+func (p playbookRun) exec(t *testing.T, f *testfleet.Fleet, prog string, args ...string) playbookOut {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := f.ControlCommand(ctx, "ansible-playbook", append([]string{"-v"}, args...)...)
+	cmd := f.ControlCommand(ctx, prog, args...)
 	cmd.Dir = p.dir
 	for _, kv := range f.ControlEnv() {
 		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "ANSIBLE_") && k != "PATH" {
@@ -172,19 +204,19 @@ func (p playbookRun) run(t *testing.T, f *testfleet.Fleet, args ...string) playb
 	pgid := cmd.Process.Pid
 	if syscall.Kill(-pgid, 0) == nil {
 		syscall.Kill(-pgid, syscall.SIGKILL)
-		t.Errorf("ansible-playbook left processes running in group %d (killed)", pgid)
+		t.Errorf("%s left processes running in group %d (killed)", prog, pgid)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("ansible-playbook %v did not finish within 2m\n%s", args, out.String())
+		t.Fatalf("%s %v did not finish within 2m\n%s", prog, args, out.String())
 	}
 	r := playbookOut{out: out.String()}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("ansible-playbook %v: %v", args, err)
+		t.Fatalf("%s %v: %v", prog, args, err)
 	}
-	t.Logf("ansible-playbook %s: exit %d in %s", strings.Join(args[len(args)-3:], " "), r.code, time.Since(start).Round(time.Millisecond))
+	t.Logf("%s ... %s: exit %d in %s", prog, strings.Join(args[max(0, len(args)-3):], " "), r.code, time.Since(start).Round(time.Millisecond))
 	return r
 }
 
@@ -199,6 +231,7 @@ type moduleJSON struct {
 	UnreachableHosts []string `json:"unreachable_hosts"`
 	Targets          []string `json:"targets"`
 	Duration         float64  `json:"duration"`
+	Msg              string   `json:"msg"`
 }
 
 // moduleResult finds the murderctl_deploy task's result in the -v output

@@ -39,8 +39,11 @@ author: murderctl authors
 options:
   src:
     description:
-      - The local file to copy, on the control node. Relative paths are taken
-        from the directory ansible-playbook was started in.
+      - The local file to copy, on the control node. Prefer an absolute path -
+        a relative one is taken from the module's working directory, which
+        for a task in a playbook is the playbook's directory, not the one
+        ansible-playbook was started in (playbooks/deploy.yml makes I(src)
+        absolute before calling the module).
     type: path
     required: true
   dest:
