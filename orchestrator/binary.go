@@ -50,7 +50,7 @@ func (b *PeerBinary) compress() ([]byte, error) {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if _, err := io.Copy(zw, f); err != nil {
 		return nil, fmt.Errorf("compress %s: %w", b.Path, err)
 	}

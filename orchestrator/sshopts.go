@@ -39,6 +39,18 @@ func applySSHOption(cfg *sshx.Config, opt, home string) error {
 		for _, f := range strings.Fields(val) {
 			cfg.KnownHostsFiles = append(cfg.KnownHostsFiles, expandHome(f, home))
 		}
+	case "globalknownhostsfile":
+		// murderctl reads no system-wide file by default; named ones are
+		// consulted beside the user's.
+		for _, f := range strings.Fields(val) {
+			if f == "/dev/null" {
+				continue
+			}
+			if len(cfg.KnownHostsFiles) == 0 {
+				cfg.KnownHostsFiles = []string{expandHome("~/.ssh/known_hosts", home)}
+			}
+			cfg.KnownHostsFiles = append(cfg.KnownHostsFiles, expandHome(f, home))
+		}
 	case "stricthostkeychecking":
 		switch strings.ToLower(val) {
 		case "yes", "ask", "true":

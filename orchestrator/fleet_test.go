@@ -1,0 +1,200 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/murderctl/murderctl/sshx"
+	"github.com/murderctl/murderctl/sshx/sshserver"
+)
+
+// testTmp holds what TestMain creates: the peer binary build and the gzip
+// cache (XDG_CACHE_HOME), so that tests write nothing to the user's cache.
+var testTmp string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "murderctl-orchestrator-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	testTmp = dir
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
+	os.Unsetenv("SSH_AUTH_SOCK")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var (
+	peerOnce sync.Once
+	peerDir  string
+	peerErr  error
+)
+
+// peerBinDir builds the static murderctl-peer once, as `make build` does,
+// and returns the directory holding murderctl-peer-<os>-<arch>.
+func peerBinDir(t *testing.T) string {
+	t.Helper()
+	peerOnce.Do(func() {
+		dir := filepath.Join(testTmp, "bin")
+		name := "murderctl-peer-" + runtime.GOOS + "-" + runtime.GOARCH
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, name), "../cmd/murderctl-peer")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			peerErr = fmt.Errorf("go build murderctl-peer: %v\n%s", err, out)
+			return
+		}
+		peerDir = dir
+	})
+	if peerErr != nil {
+		t.Fatal(peerErr)
+	}
+	return peerDir
+}
+
+// testHost is one in-process SSH server playing a host.
+type testHost struct {
+	srv    *sshserver.Server
+	home   string
+	target Target
+}
+
+// startHosts starts n SSH servers on 127.0.0.(first+i), each with its own
+// home directory, and returns them with targets that check host keys.
+func startHosts(t *testing.T, n, first int) []*testHost {
+	t.Helper()
+	dir := t.TempDir()
+	hostKey, err := sshserver.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	userKey, err := sshserver.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "id_ed25519")
+	if err := userKey.WritePrivateKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	known := filepath.Join(dir, "known_hosts")
+	login := "root"
+	if u, err := user.Current(); err == nil {
+		login = u.Username
+	}
+	var hosts []*testHost
+	for i := range n {
+		ip := fmt.Sprintf("127.0.0.%d", first+i)
+		home := filepath.Join(dir, fmt.Sprintf("host%02d", i+1))
+		if err := os.Mkdir(home, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := sshserver.Start(context.Background(), sshserver.Options{
+			Addr: net.JoinHostPort(ip, "0"), HostKey: hostKey.Signer,
+			AuthorizedKeys: []ssh.PublicKey{userKey.Public()}, Home: home,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		if err := sshserver.AppendKnownHost(known, srv.Addr().String(), hostKey.Public()); err != nil {
+			t.Fatal(err)
+		}
+		port := srv.Addr().(*net.TCPAddr).Port
+		hosts = append(hosts, &testHost{srv: srv, home: home, target: Target{
+			Name: fmt.Sprintf("host%02d", i+1),
+			SSH: sshx.Config{Host: ip, Port: port, User: login, KeyFiles: []string{keyFile},
+				KnownHostsFiles: []string{known}, ConnectTimeout: 5 * time.Second},
+		}})
+	}
+	return hosts
+}
+
+// deadTarget is a target whose port nothing listens on.
+func deadTarget(t *testing.T, name, ip string, like Target) Target {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	like.Name, like.SSH.Host, like.SSH.Port = name, ip, port
+	return like
+}
+
+func targetsOf(hosts []*testHost) []Target {
+	var ts []Target
+	for _, h := range hosts {
+		ts = append(ts, h.target)
+	}
+	return ts
+}
+
+// leftovers lists temporary files under dir that a finished or aborted
+// deploy must not leave: download parts, upload temp dirs, half-unpacked
+// or half-fetched peer binaries.
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	var found []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		name := d.Name()
+		if strings.HasSuffix(name, ".part") || strings.HasPrefix(name, ".murderctl-upload-") ||
+			strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".fetch") || strings.HasSuffix(name, ".gz") {
+			found = append(found, p)
+		}
+		return nil
+	})
+	return found
+}
+
+// processesUnder lists processes whose executable lies under dir.
+func processesUnder(dir string) []string {
+	ents, _ := os.ReadDir("/proc")
+	var found []string
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err == nil && strings.HasPrefix(exe, dir+"/") {
+			found = append(found, fmt.Sprintf("%d %s", pid, exe))
+		}
+	}
+	return found
+}
+
+// noProcessesUnder waits a little for processes under dir to go away.
+func noProcessesUnder(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ps := processesUnder(dir)
+		if len(ps) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("processes still running from %s: %v", dir, ps)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
