@@ -21,9 +21,10 @@ type clientOptions struct {
 	ListenPort int
 	// Allowed, when non-empty, is the allowlist of peer IPs (or CIDRs).
 	Allowed []string
-	// UploadLimit caps upload in bytes/s; 0 means unlimited.
-	UploadLimit int64
-	Logger      *slog.Logger
+	// Listener, when set, is the only way in: the client opens no socket
+	// of its own and never dials (the seeder's mode).
+	Listener net.Listener
+	Logger   *slog.Logger
 }
 
 // newClient starts a TCP-only torrent client tuned for a LAN deploy: no
@@ -50,8 +51,9 @@ func newClient(o clientOptions) (*torrent.Client, error) {
 	cfg.NominalDialTimeout = 5 * time.Second
 	cfg.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{}
 	cfg.ListenPort = o.ListenPort
-	if o.UploadLimit > 0 {
-		cfg.UploadRateLimiter = rate.NewLimiter(rate.Limit(o.UploadLimit), 256<<10)
+	if o.Listener != nil {
+		cfg.DisableTCP = true
+		cfg.DialForPeerConns = false
 	}
 	cfg.Slogger = o.Logger
 	if cfg.Slogger == nil {
@@ -85,6 +87,9 @@ func newClient(o clientOptions) (*torrent.Client, error) {
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start torrent client on %s: %w", net.JoinHostPort(o.ListenHost, fmt.Sprint(o.ListenPort)), err)
+	}
+	if o.Listener != nil {
+		cl.AddListener(o.Listener)
 	}
 	if bindIP != nil {
 		network := "tcp4"

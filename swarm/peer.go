@@ -64,6 +64,10 @@ func RunPeer(ctx context.Context, cfg PeerConfig, control io.Reader, events io.W
 	return code
 }
 
+// wrapDownloadFile, when set (by tests only), wraps the temp file under
+// the storage, to inject write errors such as ENOSPC mid-download.
+var wrapDownloadFile func(*os.File) fileIO
+
 // peerRun is the state of one RunPeer call.
 type peerRun struct {
 	cfg  PeerConfig
@@ -119,7 +123,11 @@ func (r *peerRun) run(ctx context.Context) int {
 			r.tmp = "" // createTemp removes what it created
 			return r.fail(err)
 		}
-		r.st = newFileStorage(r.f, r.pt.info, nil, false)
+		var fio fileIO = r.f
+		if wrapDownloadFile != nil {
+			fio = wrapDownloadFile(r.f)
+		}
+		r.st = newFileStorage(fio, r.pt.info, nil, false)
 	}
 	if ctx.Err() != nil {
 		return r.exit(false)
@@ -127,7 +135,16 @@ func (r *peerRun) run(ctx context.Context) int {
 	if err := r.startTorrent(); err != nil {
 		return r.fail(err)
 	}
-	r.em.Emit(Event{Event: EventStarted, Addr: r.listenAddr(), Have: r.st.Have(), Total: r.pt.info.NumPieces()})
+	started := Event{Event: EventStarted, Addr: r.listenAddr(), Have: r.st.Have(), Total: r.pt.info.NumPieces()}
+	if r.cfg.ServeBinary {
+		// Best effort: without it, hosts get the binary from the control node.
+		if port, err := serveBinary(ctx, r.cfg.BindIP, r.cfg.AllowedPeers, r.log); err == nil {
+			started.BinaryPort = port
+		} else {
+			r.log.Warn("cannot serve the peer binary", "err", err)
+		}
+	}
+	r.em.Emit(started)
 	done := existing != nil
 	if done {
 		r.em.Emit(Event{Event: EventDone, Changed: false, Dest: r.dest, SHA256: r.cfg.SHA256})

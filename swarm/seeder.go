@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
@@ -25,8 +24,8 @@ type SeederConfig struct {
 	AnnounceURL string
 	// AllowedPeers, when non-empty, is the IP allowlist for connections.
 	AllowedPeers []string
-	// UploadLimit caps the seeder's upload in bytes/s (0: unlimited), to
-	// model the control node's uplink in tests and demos.
+	// UploadLimit caps the seeder's bytes on the wire per second (0:
+	// unlimited), to model the control node's uplink in tests and demos.
 	UploadLimit int64
 	Logger      *slog.Logger
 }
@@ -36,6 +35,7 @@ type Seeder struct {
 	cl     *torrent.Client
 	t      *torrent.Torrent
 	f      *os.File
+	ln     net.Listener
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -54,16 +54,9 @@ func StartSeeder(ctx context.Context, cfg SeederConfig) (*Seeder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start seeder: %w", err)
 	}
-	host, portStr, err := net.SplitHostPort(cfg.ListenAddr)
+	host, _, err := net.SplitHostPort(cfg.ListenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("seeder listen address %q: %w", cfg.ListenAddr, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return nil, fmt.Errorf("seeder listen address %q: bad port", cfg.ListenAddr)
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = ""
 	}
 	f, size, err := openSource(cfg.Path)
 	if err != nil {
@@ -85,19 +78,29 @@ func StartSeeder(ctx context.Context, cfg SeederConfig) (*Seeder, error) {
 		}
 	}
 	st := newFileStorage(f, info, ok, true)
-	cl, err := newClient(clientOptions{ListenHost: host, ListenPort: port, Allowed: cfg.AllowedPeers, UploadLimit: cfg.UploadLimit, Logger: logger})
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start seeder: listen on %s: %w", cfg.ListenAddr, err)
+	}
+	if cfg.UploadLimit > 0 {
+		ln = newLimitedListener(ln, cfg.UploadLimit)
+	}
+	cl, err := newClient(clientOptions{Listener: ln, Allowed: cfg.AllowedPeers, Logger: logger})
+	if err != nil {
+		ln.Close()
 		f.Close()
 		return nil, fmt.Errorf("start seeder: %w", err)
 	}
 	t, err := addTorrent(cl, cfg.MetaInfo, st)
 	if err != nil {
 		cl.Close()
+		ln.Close()
 		f.Close()
 		return nil, fmt.Errorf("start seeder: %w", err)
 	}
 	actx, cancel := context.WithCancel(context.Background())
-	s := &Seeder{cl: cl, t: t, f: f, cancel: cancel, done: make(chan struct{})}
+	s := &Seeder{cl: cl, t: t, f: f, ln: ln, cancel: cancel, done: make(chan struct{})}
 	if cfg.AnnounceURL == "" {
 		close(s.done)
 		return s, nil
@@ -107,7 +110,7 @@ func StartSeeder(ctx context.Context, cfg SeederConfig) (*Seeder, error) {
 		InfoHash: t.InfoHash(),
 		PeerID:   cl.PeerID(),
 		Port:     cl.LocalPort(),
-		LocalIP:  net.ParseIP(host),
+		LocalIP:  localIP(host),
 		Stats: func() announceStats {
 			return announceStats{Uploaded: s.Uploaded()}
 		},
@@ -136,7 +139,7 @@ func (s *Seeder) Close() error {
 	s.cancel()
 	<-s.done
 	errs := s.cl.Close()
-	errs = append(errs, s.f.Close())
+	errs = append(errs, s.ln.Close(), s.f.Close())
 	return errors.Join(errs...)
 }
 
@@ -157,4 +160,13 @@ func loadInfo(mi *metainfo.MetaInfo) (*metainfo.Info, error) {
 		return nil, errors.New("torrent piece hashes do not match its length")
 	}
 	return &info, nil
+}
+
+// localIP is host as an IP to dial from, or nil for any.
+func localIP(host string) net.IP {
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsUnspecified() {
+		return nil
+	}
+	return ip
 }

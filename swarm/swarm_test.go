@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -107,8 +106,6 @@ type runningPeer struct {
 	control *io.PipeWriter
 	events  chan Event
 	exit    chan int
-	mu      sync.Mutex
-	seen    []Event
 }
 
 func startPeer(t *testing.T, ctx context.Context, cfg PeerConfig) *runningPeer {
@@ -121,23 +118,29 @@ func startPeer(t *testing.T, ctx context.Context, cfg PeerConfig) *runningPeer {
 		ew.Close()
 		p.exit <- code
 	}()
-	go func() {
-		defer close(p.events)
-		sc := bufio.NewScanner(er)
-		for sc.Scan() {
-			var ev Event
-			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				t.Errorf("peer wrote a bad event line %q: %v", sc.Text(), err)
-				continue
-			}
-			p.mu.Lock()
-			p.seen = append(p.seen, ev)
-			p.mu.Unlock()
-			p.events <- ev
-		}
-	}()
+	go p.readEvents(t, er)
 	t.Cleanup(func() { cw.Close() })
 	return p
+}
+
+// readEvents decodes event lines from r until it closes.
+func (p *runningPeer) readEvents(t *testing.T, r io.Reader) {
+	defer close(p.events)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var ev Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Errorf("peer wrote a bad event line %q: %v", sc.Text(), err)
+			continue
+		}
+		p.events <- ev
+	}
+}
+
+// jsonLine encodes v as one line.
+func jsonLine(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(b, '\n'), err
 }
 
 // waitFor returns the first event of one of kinds, failing on timeout.
