@@ -83,6 +83,7 @@ func NewRootCmd(ios *IOStreams) *cobra.Command {
 		NewCmdDeploy(ios, logger, nil),
 		NewCmdPeer(ios),
 		NewCmdDemo(ios, logger),
+		NewCmdInventory(ios),
 	)
 	return root
 }
