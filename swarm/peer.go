@@ -89,6 +89,7 @@ type peerRun struct {
 	// completedHook asks the announcer for event=completed.
 	completedHook func()
 	exitEvent     *Event
+	stopBin       context.CancelFunc
 }
 
 func (r *peerRun) fail(err error) int {
@@ -138,7 +139,9 @@ func (r *peerRun) run(ctx context.Context) int {
 	started := Event{Event: EventStarted, Addr: r.listenAddr(), Have: r.st.Have(), Total: r.pt.info.NumPieces()}
 	if r.cfg.ServeBinary {
 		// Best effort: without it, hosts get the binary from the control node.
-		if port, err := serveBinary(ctx, r.cfg.BindIP, r.cfg.AllowedPeers, r.log); err == nil {
+		bctx, cancel := context.WithCancel(ctx)
+		r.stopBin = cancel // stop serving when the peer exits, not only on ctx
+		if port, err := serveBinary(bctx, r.cfg.BindIP, r.cfg.AllowedPeers, r.log); err == nil {
 			started.BinaryPort = port
 		} else {
 			r.log.Warn("cannot serve the peer binary", "err", err)
@@ -299,6 +302,9 @@ func (r *peerRun) reportBadPeers() {
 // cleanup stops the announcer and the client, closes the file and removes
 // the temp file unless it was renamed into place.
 func (r *peerRun) cleanup() {
+	if r.stopBin != nil {
+		r.stopBin()
+	}
 	if r.stopAnn != nil {
 		r.stopAnn()
 		<-r.annDone
