@@ -65,8 +65,10 @@ func (h *hostRun) pushBinary(ctx context.Context) error {
 		return fmt.Errorf("push peer binary: %w", err)
 	}
 	q := sshx.Quote
-	script := fmt.Sprintf(`umask 077; gzip -dc < %s > %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s; rc=$?; rm -f %s %s; exit $rc`,
-		q(gzPath), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final), q(gzPath), q(tmp))
+	// The traps remove the temporary files also when a cancel's SIGTERM
+	// cuts the script short.
+	script := fmt.Sprintf(`umask 077; trap 'rm -f %s %s' EXIT; trap 'exit 143' HUP INT TERM; gzip -dc < %s > %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s`,
+		q(gzPath), q(tmp), q(gzPath), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final))
 	return h.runSetup(ctx, "unpack peer binary", script)
 }
 
@@ -86,8 +88,8 @@ func (h *hostRun) fetchBinary(ctx context.Context, addr string) error {
 	tmp := final + ".fetch"
 	q := sshx.Quote
 	fetch := `exec 3<>"/dev/tcp/$1/$2" && cat <&3 > "$3"`
-	script := fmt.Sprintf(`umask 077; bash -c %s fetch %s %s %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s; rc=$?; rm -f %s; exit $rc`,
-		q(fetch), q(ip), q(port), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final), q(tmp))
+	script := fmt.Sprintf(`umask 077; trap 'rm -f %s' EXIT; trap 'exit 143' HUP INT TERM; bash -c %s fetch %s %s %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s`,
+		q(tmp), q(fetch), q(ip), q(port), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final))
 	return h.runSetup(ctx, "fetch peer binary from "+addr, script)
 }
 

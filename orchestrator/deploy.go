@@ -138,6 +138,9 @@ func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
 		Logger:     d.log,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", context.Cause(ctx), err)
+		}
 		return nil, fmt.Errorf("start seeder: %w", err)
 	}
 	defer seeder.Close()

@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testTmp = dir
+	// The go build in peerBinDir keeps using the user's build cache.
+	if gocache, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+		buildCache = strings.TrimSpace(string(gocache))
+	}
 	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	os.Unsetenv("SSH_AUTH_SOCK")
 	code := m.Run()
@@ -41,9 +45,10 @@ func TestMain(m *testing.M) {
 }
 
 var (
-	peerOnce sync.Once
-	peerDir  string
-	peerErr  error
+	buildCache string
+	peerOnce   sync.Once
+	peerDir    string
+	peerErr    error
 )
 
 // peerBinDir builds the static murderctl-peer once, as `make build` does,
@@ -55,6 +60,9 @@ func peerBinDir(t *testing.T) string {
 		name := "murderctl-peer-" + runtime.GOOS + "-" + runtime.GOARCH
 		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, name), "../cmd/murderctl-peer")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+		if buildCache != "" {
+			cmd.Env = append(cmd.Env, "GOCACHE="+buildCache)
+		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			peerErr = fmt.Errorf("go build murderctl-peer: %v\n%s", err, out)
 			return

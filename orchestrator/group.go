@@ -134,6 +134,9 @@ func (g *Group) Run(ctx context.Context, cmd string) Results {
 		code, err := c.Run(ctx, cmd, nil, &stdout, &stderr)
 		r.ExitCode, r.Stdout, r.Stderr = code, stdout.String(), stderr.String()
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// Cancelled or out of time: the host is not at fault.
+			r.setErr(StatusFailed, fmt.Errorf("run: %w: %w", context.Cause(ctx), err))
 		case err != nil:
 			r.setErr(StatusUnreachable, fmt.Errorf("run: %w", err))
 		case code != 0:

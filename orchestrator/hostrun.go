@@ -53,7 +53,12 @@ func (h *hostRun) run(ctx context.Context) {
 		if h.directPlan != nil {
 			h.d.relay.done(h.binary.SHA256, *h.directPlan, false)
 		}
-		if h.r.Status == "" {
+		switch {
+		case ctx.Err() != nil:
+			// Out of time or cancelled: say so, whichever step it cut short
+			// (a cut-short probe or push is no sign of an unreachable host).
+			h.r.setErr(StatusFailed, fmt.Errorf("%w: %w", context.Cause(ctx), err))
+		case h.r.Status == "":
 			h.r.setErr(StatusFailed, err)
 		}
 		return

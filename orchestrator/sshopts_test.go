@@ -58,6 +58,10 @@ func TestApplySSHArgs(t *testing.T) {
 		{"UserKnownHostsFile joined -o", "-oUserKnownHostsFile=~", func(c *sshx.Config) {
 			c.KnownHostsFiles = []string{home}
 		}},
+		{"GlobalKnownHostsFile adds to the user's files", "-o GlobalKnownHostsFile=/etc/ssh/ssh_known_hosts", func(c *sshx.Config) {
+			c.KnownHostsFiles = []string{"/kh", "/etc/ssh/ssh_known_hosts"}
+		}},
+		{"GlobalKnownHostsFile /dev/null ignored", "-o GlobalKnownHostsFile=/dev/null", func(c *sshx.Config) {}},
 		{"StrictHostKeyChecking no", "-o StrictHostKeyChecking=no", func(c *sshx.Config) {
 			c.InsecureIgnoreHostKey = true
 		}},
@@ -150,5 +154,18 @@ func TestJumpInheritsKeysAndPolicy(t *testing.T) {
 	if j == nil || j.Host != "j" || j.User != "u" || !reflect.DeepEqual(j.KeyFiles, []string{"/k"}) ||
 		!j.UseAgent || !j.InsecureIgnoreHostKey || j.ConnectTimeout != 3*time.Second {
 		t.Fatalf("jump = %+v, want host j inheriting user, keys, agent, host-key policy and timeout", j)
+	}
+}
+
+// With no known_hosts files configured, a global file comes after the
+// user's default one rather than replacing it.
+func TestGlobalKnownHostsKeepsUserDefault(t *testing.T) {
+	var cfg sshx.Config
+	if err := applySSHArgs(&cfg, "-o GlobalKnownHostsFile=~/g", "/home/op"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/home/op/.ssh/known_hosts", "/home/op/g"}
+	if !reflect.DeepEqual(cfg.KnownHostsFiles, want) {
+		t.Errorf("KnownHostsFiles = %v, want %v", cfg.KnownHostsFiles, want)
 	}
 }

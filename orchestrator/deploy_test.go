@@ -1,0 +1,249 @@
+package orchestrator
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/murderctl/murderctl/swarm"
+)
+
+// payload writes size random bytes and returns the path and content.
+func payload(t *testing.T, size int) (string, []byte) {
+	t.Helper()
+	b := make([]byte, size)
+	rand.Read(b)
+	p := filepath.Join(t.TempDir(), "payload.bin")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p, b
+}
+
+// deployOpts is a deploy to the in-process fleet with the test's peer build.
+func deployOpts(t *testing.T, src string, targets []Target) DeployOptions {
+	return DeployOptions{
+		Source: src, Targets: targets, BindPeers: true, Timeout: 2 * time.Minute,
+		Binaries: &BinarySet{Dirs: []string{peerBinDir(t)}},
+	}
+}
+
+func TestDeploy(t *testing.T) {
+	hosts := startHosts(t, 5, 51)
+	src, content := payload(t, 6<<20)
+	sum := sha256.Sum256(content)
+	targets := append(targetsOf(hosts), deadTarget(t, "dead", "127.0.0.57", hosts[0].target))
+
+	opts := deployOpts(t, src, targets)
+	var events atomic.Int64
+	opts.OnEvent = func(host string, ev swarm.Event) { events.Add(1) }
+	rep, err := Deploy(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("Deploy: %v", err)
+	}
+	if rep.SHA256 != hex.EncodeToString(sum[:]) || rep.Size != int64(len(content)) {
+		t.Errorf("report sha %s size %d", rep.SHA256, rep.Size)
+	}
+	if len(rep.Results) != 6 {
+		t.Fatalf("%d results", len(rep.Results))
+	}
+	for i, r := range rep.Results[:5] {
+		if r.Host != hosts[i].target.Name || r.Status != StatusChanged {
+			t.Errorf("%s: %s (%s) stderr %q, want changed", r.Host, r.Status, r.Reason, r.Stderr)
+			continue
+		}
+		want := filepath.Join(hosts[i].home, "payload.bin")
+		if r.Dest != want {
+			t.Errorf("%s: Dest %s, want %s", r.Host, r.Dest, want)
+		}
+		got, err := os.ReadFile(want)
+		if err != nil || !bytes.Equal(got, content) {
+			t.Errorf("%s: file content differs (err %v)", r.Host, err)
+		}
+	}
+	dead := rep.Results[5]
+	if dead.Host != "dead" || dead.Status != StatusUnreachable || !strings.Contains(dead.Reason, "refused") {
+		t.Errorf("dead host: %s %s %q, want unreachable, refused", dead.Host, dead.Status, dead.Reason)
+	}
+	if events.Load() < 10 {
+		t.Errorf("OnEvent saw %d events", events.Load())
+	}
+	if rep.SeederUploaded <= 0 {
+		t.Errorf("seeder uploaded %d", rep.SeederUploaded)
+	}
+	for _, h := range hosts {
+		if l := leftovers(t, h.home); len(l) > 0 {
+			t.Errorf("%s: leftovers %v", h.target.Name, l)
+		}
+		// The cache holds one content-addressed peer binary and the torrent.
+		ents, _ := os.ReadDir(filepath.Join(h.home, remoteDir))
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		if len(names) != 2 || !strings.HasPrefix(names[0], "peer-") && !strings.HasPrefix(names[1], "peer-") {
+			t.Errorf("%s: cache holds %v, want peer-<sha> and <infohash>.torrent", h.target.Name, names)
+		}
+		if st, err := os.Stat(filepath.Join(h.home, remoteDir)); err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s: cache dir mode %v, want 0700", h.target.Name, st.Mode().Perm())
+		}
+	}
+
+	// Again, reachable hosts only: nothing to change, nothing downloaded.
+	opts = deployOpts(t, src, targetsOf(hosts))
+	rep, err = Deploy(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("second Deploy: %v", err)
+	}
+	for _, r := range rep.Results {
+		if r.Status != StatusOK || r.Downloaded != 0 {
+			t.Errorf("second run %s: %s downloaded %d (%s), want ok and 0", r.Host, r.Status, r.Downloaded, r.Reason)
+		}
+	}
+	if rep.SeederUploaded != 0 {
+		t.Errorf("second run: seeder uploaded %d, want 0", rep.SeederUploaded)
+	}
+	for _, h := range hosts {
+		noProcessesUnder(t, h.home)
+	}
+}
+
+// The destination's directory exists on some hosts only: those change, the
+// others fail with the peer's reason, and the swarm still completes.
+func TestDeployDestParentMissing(t *testing.T) {
+	hosts := startHosts(t, 3, 61)
+	for _, h := range hosts[:2] {
+		os.Mkdir(filepath.Join(h.home, "srv"), 0o700)
+	}
+	src, content := payload(t, 4<<20)
+	opts := deployOpts(t, src, targetsOf(hosts))
+	opts.Dest = "srv/app.bin"
+	rep, err := Deploy(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rep.Results[:2] {
+		got, _ := os.ReadFile(filepath.Join(hosts[i].home, "srv", "app.bin"))
+		if r.Status != StatusChanged || !bytes.Equal(got, content) {
+			t.Errorf("%s: %s (%s), want changed with the file in place", r.Host, r.Status, r.Reason)
+		}
+	}
+	r := rep.Results[2]
+	if r.Status != StatusFailed || !strings.Contains(r.Reason, "does not exist") || !strings.Contains(r.Reason, "(dest)") {
+		t.Errorf("%s: %s %q, want failed: destination directory does not exist (dest)", r.Host, r.Status, r.Reason)
+	}
+	for _, h := range hosts {
+		if l := leftovers(t, h.home); len(l) > 0 {
+			t.Errorf("%s: leftovers %v", h.target.Name, l)
+		}
+		noProcessesUnder(t, h.home)
+	}
+}
+
+func TestDeployRefusesBadSource(t *testing.T) {
+	hosts := startHosts(t, 1, 65)
+	for name, src := range map[string]string{"missing": filepath.Join(t.TempDir(), "nope"), "directory": t.TempDir()} {
+		if _, err := Deploy(context.Background(), DeployOptions{Source: src, Targets: targetsOf(hosts)}); err == nil {
+			t.Errorf("%s source: Deploy succeeded", name)
+		}
+	}
+	if _, err := Deploy(context.Background(), DeployOptions{Source: "x"}); err == nil || !strings.Contains(err.Error(), "no hosts") {
+		t.Errorf("no targets: err = %v", err)
+	}
+}
+
+// A deploy that runs out of time fails its unfinished hosts, saying so, and
+// leaves no temporary files and no peer behind.
+func TestDeployTimeout(t *testing.T) {
+	hosts := startHosts(t, 4, 71)
+	src, _ := payload(t, 4<<20)
+	for _, timeout := range []time.Duration{time.Millisecond, 400 * time.Millisecond} {
+		t.Run(timeout.String(), func(t *testing.T) {
+			opts := deployOpts(t, src, targetsOf(hosts))
+			opts.Timeout = timeout
+			start := time.Now()
+			rep, err := Deploy(context.Background(), opts)
+			if d := time.Since(start); d > timeout+15*time.Second {
+				t.Errorf("Deploy took %s with a %s timeout", d, timeout)
+			}
+			if err != nil {
+				// Out of time before any host was contacted (verifying the
+				// source for the seeder): the deploy did not start.
+				if !strings.Contains(err.Error(), "deploy timed out after "+timeout.String()) {
+					t.Fatalf("Deploy: %v, want it to say it timed out", err)
+				}
+				rep = &Report{}
+			}
+			t.Logf("Deploy returned after %s", time.Since(start))
+			for _, r := range rep.Results {
+				t.Logf("%s: %s %q", r.Host, r.Status, r.Reason)
+			}
+			failed := 0
+			for _, r := range rep.Results {
+				switch r.Status {
+				case StatusChanged, StatusOK:
+				case StatusFailed:
+					failed++
+					if !strings.Contains(r.Reason, "timed out") {
+						t.Errorf("%s: failed with %q, want it to say the deploy timed out", r.Host, r.Reason)
+					}
+				default:
+					t.Errorf("%s: %s %q, want failed (timed out)", r.Host, r.Status, r.Reason)
+				}
+			}
+			if timeout == time.Millisecond && err == nil && failed != len(hosts) {
+				t.Errorf("%d of %d hosts failed after a 1ms timeout", failed, len(hosts))
+			}
+			for _, h := range hosts {
+				noProcessesUnder(t, h.home)
+				if l := leftovers(t, h.home); len(l) > 0 {
+					t.Errorf("%s: leftovers %v", h.target.Name, l)
+				}
+			}
+		})
+	}
+}
+
+// Cancelling mid-transfer stops every peer, which removes its partial file.
+func TestDeployCancelMidTransfer(t *testing.T) {
+	hosts := startHosts(t, 4, 81)
+	src, _ := payload(t, 8<<20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := deployOpts(t, src, targetsOf(hosts))
+	var started atomic.Int64
+	opts.OnEvent = func(host string, ev swarm.Event) {
+		if ev.Event == swarm.EventStarted && started.Add(1) == 2 {
+			cancel()
+		}
+	}
+	rep, err := Deploy(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if started.Load() < 2 {
+		t.Fatalf("only %d peers started before the deploy ended", started.Load())
+	}
+	for _, r := range rep.Results {
+		if r.Status == StatusUnreachable {
+			t.Errorf("%s: unreachable (%s) after a cancel; want failed or done", r.Host, r.Reason)
+		}
+		if r.Status == StatusFailed && !strings.Contains(r.Reason, "context canceled") {
+			t.Errorf("%s: reason %q, want the cancel", r.Host, r.Reason)
+		}
+	}
+	for _, h := range hosts {
+		noProcessesUnder(t, h.home)
+		if l := leftovers(t, h.home); len(l) > 0 {
+			t.Errorf("%s: leftovers %v", h.target.Name, l)
+		}
+	}
+}
