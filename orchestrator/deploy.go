@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,7 +62,8 @@ type Report struct {
 	SHA256   string        `json:"sha256"`
 	Size     int64         `json:"size"`
 	Duration time.Duration `json:"duration_ns"`
-	// SeederUploaded is what murderctl's seeder sent, all hosts together.
+	// SeederUploaded is the file bytes murderctl's origin sent, all hosts
+	// together (the wire adds HTTP and TCP overhead).
 	SeederUploaded int64 `json:"seeder_uploaded"`
 }
 
@@ -75,7 +77,6 @@ type deploy struct {
 	size     int64
 	token    string
 	trackerP int
-	seederP  int
 	allowed  []string
 	hostIPs  map[string]string // target name -> resolved IP
 	setup    *semaphore.Weighted
@@ -126,25 +127,16 @@ func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: trk.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	origin, err := swarm.NewOrigin(opts.Source, d.mi, d.log)
+	if err != nil {
+		tl.Close()
+		return nil, err
+	}
+	defer origin.Close()
+	srv := &http.Server{Handler: d.routes(trk.Handler(), origin), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(tl)
 	defer srv.Close()
 	d.trackerP = tl.Addr().(*net.TCPAddr).Port
-
-	seeder, err := swarm.StartSeeder(ctx, swarm.SeederConfig{
-		ListenAddr: net.JoinHostPort(opts.BindAddr, "0"),
-		Path:       opts.Source,
-		MetaInfo:   d.mi,
-		Logger:     d.log,
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %w", context.Cause(ctx), err)
-		}
-		return nil, fmt.Errorf("start seeder: %w", err)
-	}
-	defer seeder.Close()
-	d.seederP = seeder.Port()
 
 	results := make(Results, len(opts.Targets))
 	var wg sync.WaitGroup
@@ -165,7 +157,7 @@ func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
 		SHA256:         d.sha256,
 		Size:           d.size,
 		Duration:       time.Since(start),
-		SeederUploaded: seeder.Uploaded(),
+		SeederUploaded: origin.Uploaded(),
 	}, nil
 }
 
@@ -202,6 +194,20 @@ func (d *deploy) startTracker() (net.Listener, *tracker.Tracker, error) {
 	}
 	clock := tracker.SystemClock{}
 	return l, tracker.New(cfg, memstore.New(clock), policy, clock, d.log), nil
+}
+
+// routes serves the tracker, and the origin under /<token>/origin/: both
+// behind the deploy's secret.
+func (d *deploy) routes(tracker http.Handler, origin http.Handler) http.Handler {
+	prefix := "/" + d.token + "/origin"
+	originH := http.StripPrefix(prefix, origin)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, prefix+"/") {
+			originH.ServeHTTP(w, r)
+			return
+		}
+		tracker.ServeHTTP(w, r)
+	})
 }
 
 // settle marks one host finished (done, failed or unreachable). When every

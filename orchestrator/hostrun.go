@@ -171,7 +171,7 @@ func (h *hostRun) peerConfig() swarm.PeerConfig {
 		SHA256:       h.d.sha256,
 		Dest:         h.d.opts.Dest,
 		AnnounceURL:  "http://" + net.JoinHostPort(adv, strconv.Itoa(h.d.trackerP)) + "/" + h.d.token + "/announce",
-		Seeders:      []string{net.JoinHostPort(adv, strconv.Itoa(h.d.seederP))},
+		OriginURL:    "http://" + net.JoinHostPort(adv, strconv.Itoa(h.d.trackerP)) + "/" + h.d.token + "/origin/",
 		AllowedPeers: h.d.allowed,
 	}
 	if h.d.opts.BindPeers {

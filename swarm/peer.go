@@ -90,6 +90,8 @@ type peerRun struct {
 	completedHook func()
 	exitEvent     *Event
 	stopBin       context.CancelFunc
+	origin        *originPuller // nil without an OriginURL
+	stopOrigin    context.CancelFunc
 }
 
 func (r *peerRun) fail(err error) int {
@@ -170,6 +172,12 @@ func (r *peerRun) startTorrent() error {
 		randomizePriorities(r.t, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 	}
 	r.t.AddPeers(peerInfos(r.cfg.Seeders, torrent.PeerSourceDirect, true))
+	if r.cfg.OriginURL != "" && r.st.Have() < r.pt.info.NumPieces() {
+		r.origin = newOriginPuller(r.cfg.OriginURL, r.cfg.BindIP, r.t, r.st, r.pt.info, r.log)
+		octx, cancel := context.WithCancel(context.Background())
+		r.stopOrigin = cancel
+		go r.origin.run(octx)
+	}
 	actx, cancel := context.WithCancel(context.Background())
 	r.stopAnn, r.annDone = cancel, make(chan struct{})
 	if r.cfg.AnnounceURL == "" {
@@ -214,6 +222,9 @@ func (r *peerRun) counters(kind string) Event {
 	if r.t != nil {
 		s := r.t.Stats()
 		ev.Downloaded = s.BytesReadUsefulData.Int64()
+		if r.origin != nil {
+			ev.Downloaded += r.origin.got.Load()
+		}
 		ev.Uploaded = s.BytesWrittenData.Int64()
 	}
 	return ev
@@ -304,6 +315,9 @@ func (r *peerRun) reportBadPeers() {
 func (r *peerRun) cleanup() {
 	if r.stopBin != nil {
 		r.stopBin()
+	}
+	if r.stopOrigin != nil {
+		r.stopOrigin()
 	}
 	if r.stopAnn != nil {
 		r.stopAnn()

@@ -25,7 +25,12 @@ type PeerConfig struct {
 	Dest string `json:"dest"`
 	// AnnounceURL is this deploy's tracker URL, secret token included.
 	AnnounceURL string `json:"announce_url"`
-	// Seeders are ip:port addresses of murderctl's seeder as this host reaches it.
+	// OriginURL is the deploy's Origin (secret token included): the peer
+	// pulls the pieces it is handed from there, and falls back to it for
+	// pieces the swarm does not deliver. See Origin.
+	OriginURL string `json:"origin_url,omitempty"`
+	// Seeders are ip:port addresses of BitTorrent seeders to connect to
+	// directly (optional; a deploy uses OriginURL instead).
 	Seeders []string `json:"seeders,omitempty"`
 	// BindIP, when set, is the local address the peer listens and announces
 	// from (the in-process demo fleet gives each host its own 127.0.0.x).
