@@ -54,9 +54,10 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 		}
 		f.removeDir = !o.Keep
 	}
+	fleet := f // the named result is nil by the time an error return runs this
 	defer func() {
 		if err != nil {
-			f.Close()
+			fleet.Close()
 		}
 	}()
 	f.File = filepath.Join(f.Dir, "demo-payload.bin")
