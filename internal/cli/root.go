@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -85,5 +86,25 @@ func NewRootCmd(ios *IOStreams) *cobra.Command {
 		NewCmdDemo(ios, logger),
 		NewCmdInventory(ios),
 	)
+	for _, c := range root.Commands() {
+		badArgsAreBadOptions(c)
+	}
 	return root
+}
+
+// badArgsAreBadOptions makes a wrong number of arguments exit 5, like a
+// bad flag, instead of 1.
+func badArgsAreBadOptions(c *cobra.Command) {
+	check := c.Args
+	if check == nil {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		err := check(cmd, args)
+		var ee *ExitError
+		if err == nil || errors.As(err, &ee) {
+			return err
+		}
+		return &ExitError{Code: ExitBadOptions, Err: fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())}
+	}
 }
