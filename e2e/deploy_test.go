@@ -22,7 +22,7 @@ func TestDeployFleet(t *testing.T) {
 	}
 	src, sum := randomFile(t, "pkg.tar.gz", size)
 
-	first := runMurderctl(t, f, 5*time.Minute, "deploy", "-i", inv, src, "--dest", "/srv/", "--json")
+	first := runMurderctl(t, f, 5*time.Minute, "deploy", "-v", "-i", inv, src, "--dest", "/srv/", "--json")
 	if first.Code != 0 {
 		t.Fatalf("first deploy exit %d, want 0\nstdout: %s\nstderr: %s", first.Code, first.Stdout, first.Stderr)
 	}
@@ -39,7 +39,7 @@ func TestDeployFleet(t *testing.T) {
 		t.Errorf("control node sent %.2fx the file size, want < 3x: the hosts did not share pieces", ratio)
 	}
 
-	again := runMurderctl(t, f, 5*time.Minute, "deploy", "-i", inv, src, "--dest", "/srv/", "--json")
+	again := runMurderctl(t, f, 5*time.Minute, "deploy", "-v", "-i", inv, src, "--dest", "/srv/", "--json")
 	if again.Code != 0 {
 		t.Fatalf("second deploy exit %d, want 0\nstderr: %s", again.Code, again.Stderr)
 	}

@@ -60,15 +60,16 @@ func (h *hostRun) pushBinary(ctx context.Context) error {
 		return err
 	}
 	final := h.binaryPath()
-	gzPath, tmp := final+".gz", final+".tmp"
+	gzPath := final + ".gz"
 	if err := h.conn.Upload(ctx, bytes.NewReader(gz), int64(len(gz)), gzPath, 0o600); err != nil {
 		return fmt.Errorf("push peer binary: %w", err)
 	}
 	q := sshx.Quote
 	// The traps remove the temporary files also when a cancel's SIGTERM
 	// cuts the script short.
-	script := fmt.Sprintf(`umask 077; trap 'rm -f %s %s' EXIT; trap 'exit 143' HUP INT TERM; gzip -dc < %s > %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s`,
-		q(gzPath), q(tmp), q(gzPath), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final))
+	script := fmt.Sprintf(`umask 077; tmp=$(mktemp %s) || exit 1; trap 'rm -f "$tmp" %s' EXIT; trap 'exit 143' HUP INT TERM; `+
+		`gzip -dc < %s > "$tmp" && chmod 700 "$tmp" && printf '%%s  %%s\n' %s "$tmp" | sha256sum -c --status && mv -f "$tmp" %s`,
+		q(final+".unpack-XXXXXX"), q(gzPath), q(gzPath), h.binary.SHA256, q(final))
 	return h.runSetup(ctx, "unpack peer binary", script)
 }
 
@@ -84,12 +85,12 @@ func (h *hostRun) fetchBinary(ctx context.Context, addr string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	final := h.binaryPath()
-	tmp := final + ".fetch"
-	q := sshx.Quote
+	// A private temporary name per attempt: a timed-out attempt whose cat
+	// still runs must never share an inode with the binary we exec.
 	fetch := `exec 3<>"/dev/tcp/$1/$2" && cat <&3 > "$3"`
-	script := fmt.Sprintf(`umask 077; trap 'rm -f %s' EXIT; trap 'exit 143' HUP INT TERM; bash -c %s fetch %s %s %s && chmod 700 %s && printf '%%s  %%s\n' %s %s | sha256sum -c --status && mv -f %s %s`,
-		q(tmp), q(fetch), q(ip), q(port), q(tmp), q(tmp), h.binary.SHA256, q(tmp), q(tmp), q(final))
+	script := fmt.Sprintf(`umask 077; tmp=$(mktemp %s) || exit 1; trap 'rm -f "$tmp"' EXIT; trap 'exit 143' HUP INT TERM; `+
+		`timeout %d bash -c %s fetch %s %s "$tmp" && chmod 700 "$tmp" && printf '%%s  %%s\n' %s "$tmp" | sha256sum -c --status && mv -f "$tmp" %s`,
+		sshx.Quote(h.binaryPath()+".fetch-XXXXXX"), int(fetchTimeout/time.Second), sshx.Quote(fetch), sshx.Quote(ip), sshx.Quote(port), h.binary.SHA256, sshx.Quote(h.binaryPath()))
 	return h.runSetup(ctx, "fetch peer binary from "+addr, script)
 }
 

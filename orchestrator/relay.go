@@ -11,6 +11,10 @@ import (
 // a peer, so first contact costs the control node a few copies, not N.
 const directPushes = 2
 
+// maxFetchesPerSource bounds concurrent fetches from one peer, so a source
+// is not swamped while newer hosts come up as sources themselves.
+const maxFetchesPerSource = 4
+
 // relayWait bounds how long a host waits for a fleet source of the binary
 // before it falls back to a direct push.
 const relayWait = 45 * time.Second
@@ -61,8 +65,13 @@ func (b *binaryRelay) next(ctx context.Context, sum string) plan {
 	for {
 		b.mu.Lock()
 		var best *relaySource
+		good := 0
 		for _, s := range b.sources[sum] {
-			if !s.bad && (best == nil || s.active < best.active) {
+			if s.bad {
+				continue
+			}
+			good++
+			if s.active < maxFetchesPerSource && (best == nil || s.active < best.active) {
 				best = s
 			}
 		}
@@ -71,7 +80,7 @@ func (b *binaryRelay) next(ctx context.Context, sum string) plan {
 			b.mu.Unlock()
 			return plan{source: best}
 		}
-		if b.direct[sum] < directPushes {
+		if b.direct[sum] < directPushes && good == 0 {
 			b.direct[sum]++
 			b.mu.Unlock()
 			return plan{direct: true}

@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/iplist"
 	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/storage"
 	"golang.org/x/time/rate"
 )
 
@@ -33,6 +35,10 @@ type clientOptions struct {
 func newClient(o clientOptions) (*torrent.Client, error) {
 	cfg := torrent.NewDefaultClientConfig()
 	cfg.Seed = true
+	// Every torrent brings its own storage. Setting a default that touches no
+	// disk stops the library from creating .torrent.bolt.db (or an sqlite
+	// file) in the working directory, which on a host is the user's home.
+	cfg.DefaultStorage = storage.NewMMapWithCompletion(os.TempDir(), storage.NewMapPieceCompletion())
 	cfg.NoDHT = true
 	cfg.DisablePEX = true
 	cfg.DisableUTP = true

@@ -329,6 +329,12 @@ func (r *peerRun) cleanup() {
 	if r.f != nil {
 		r.f.Close()
 	}
+	// The .torrent was pushed for this run only.
+	if r.cfg.TorrentPath != "" {
+		if err := os.Remove(r.cfg.TorrentPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.log.Warn("remove torrent file", "path", r.cfg.TorrentPath, "err", err)
+		}
+	}
 	if r.tmp != "" && !r.renamed {
 		if err := os.Remove(r.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 			r.log.Warn("remove temp file", "path", r.tmp, "err", err)

@@ -13,7 +13,8 @@ package swarm
 
 // PeerConfig is everything a peer needs for one deploy.
 type PeerConfig struct {
-	// TorrentPath is the .torrent file already pushed to the host.
+	// TorrentPath is the .torrent file already pushed to the host for this
+	// run; the peer removes it when it exits.
 	TorrentPath string `json:"torrent_path"`
 	// SHA256 is the hex digest of the whole file; the peer verifies it before
 	// the file is renamed into place.
