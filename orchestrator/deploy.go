@@ -69,6 +69,7 @@ type Report struct {
 
 // deploy is the state shared by the per-host goroutines of one deploy.
 type deploy struct {
+	start    time.Time
 	opts     DeployOptions
 	log      *slog.Logger
 	mi       *metainfo.MetaInfo
@@ -95,7 +96,7 @@ func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
 	if len(opts.Targets) == 0 {
 		return nil, errors.New("no hosts to deploy to")
 	}
-	d := &deploy{opts: opts, log: opts.Logger, allDone: make(chan struct{}), pending: len(opts.Targets)}
+	d := &deploy{start: start, opts: opts, log: opts.Logger, allDone: make(chan struct{}), pending: len(opts.Targets)}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}

@@ -89,6 +89,7 @@ func (h *hostRun) launch(ctx context.Context) {
 func (h *hostRun) apply(ev swarm.Event) bool {
 	switch ev.Event {
 	case swarm.EventStarted:
+		h.r.Running = time.Since(h.d.start)
 		if ev.BinaryPort > 0 && h.d.relay != nil {
 			addr := net.JoinHostPort(h.d.hostIPs[h.t.Name], strconv.Itoa(ev.BinaryPort))
 			h.d.relay.add(h.binary.SHA256, addr)
@@ -99,6 +100,7 @@ func (h *hostRun) apply(ev swarm.Event) bool {
 	case swarm.EventBadPeer:
 		h.r.BadPeers = append(h.r.BadPeers, ev.Addr)
 	case swarm.EventDone:
+		h.r.Completed = time.Since(h.d.start)
 		h.r.Dest, h.r.Downloaded = ev.Dest, ev.Downloaded
 		h.r.Status = StatusOK
 		if ev.Changed {

@@ -26,6 +26,10 @@ type Result struct {
 	Stdout   string        `json:"stdout,omitempty"`
 	Stderr   string        `json:"stderr,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// Running and Completed are when, since the deploy began, the host's
+	// peer started and the file was in place (zero when it never was).
+	Running   time.Duration `json:"running_ns,omitempty"`
+	Completed time.Duration `json:"completed_ns,omitempty"`
 
 	// Deploy-only fields.
 	Dest       string   `json:"dest,omitempty"`
