@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -153,9 +154,14 @@ func targetsOf(hosts []*testHost) []Target {
 	return ts
 }
 
+// cacheEntry is what murderctl's cache directory on a host may hold after
+// a deploy: content-addressed peer binaries and per-deploy torrents.
+var cacheEntry = regexp.MustCompile(`^(peer-[0-9a-f]{64}|[0-9a-f]{40}\.torrent)$`)
+
 // leftovers lists temporary files under dir that a finished or aborted
-// deploy must not leave: download parts, upload temp dirs, half-unpacked
-// or half-fetched peer binaries.
+// deploy must not leave: download parts, upload temp dirs, and anything in
+// the cache directory but binaries and torrents (half-unpacked or
+// half-fetched binaries, pushed archives).
 func leftovers(t *testing.T, dir string) []string {
 	t.Helper()
 	var found []string
@@ -164,8 +170,9 @@ func leftovers(t *testing.T, dir string) []string {
 			return nil
 		}
 		name := d.Name()
+		inCache := filepath.Base(filepath.Dir(p)) == "murderctl" && strings.HasSuffix(filepath.Dir(p), remoteDir)
 		if strings.HasSuffix(name, ".part") || strings.HasPrefix(name, ".murderctl-upload-") ||
-			strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".fetch") || strings.HasSuffix(name, ".gz") {
+			(inCache && !cacheEntry.MatchString(name)) {
 			found = append(found, p)
 		}
 		return nil

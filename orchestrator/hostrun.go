@@ -53,6 +53,11 @@ func (h *hostRun) run(ctx context.Context) {
 		if h.directPlan != nil {
 			h.d.relay.done(h.binary.SHA256, *h.directPlan, false)
 		}
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			// A network deadline taken from ctx can fire a moment before
+			// ctx itself is done; wait for it so the cause is known.
+			<-ctx.Done()
+		}
 		switch {
 		case ctx.Err() != nil:
 			// Out of time or cancelled: say so, whichever step it cut short
@@ -159,25 +164,36 @@ func (h *hostRun) launchCommand() string {
 }
 
 // peerConfig is what this host's peer is told on its stdin.
-func (h *hostRun) peerConfig() swarm.PeerConfig {
-	adv := h.d.opts.AdvertiseAddr
-	if adv == "" {
-		if ta, ok := h.conn.LocalAddr().(*net.TCPAddr); ok {
-			adv = ta.IP.String()
+// tunnelAddr, when set, is the host-side end of a tunnel to our HTTP
+// listener (see tunnel), used instead of a direct address.
+func (h *hostRun) peerConfig(tunnelAddr string) swarm.PeerConfig {
+	httpAddr := tunnelAddr
+	if httpAddr == "" {
+		adv := h.d.opts.AdvertiseAddr
+		if adv == "" {
+			if ta, ok := h.conn.LocalAddr().(*net.TCPAddr); ok {
+				adv = ta.IP.String()
+			}
 		}
+		httpAddr = net.JoinHostPort(adv, strconv.Itoa(h.d.trackerP))
 	}
 	cfg := swarm.PeerConfig{
 		TorrentPath:  h.torrentPath(),
 		SHA256:       h.d.sha256,
 		Dest:         h.d.opts.Dest,
-		AnnounceURL:  "http://" + net.JoinHostPort(adv, strconv.Itoa(h.d.trackerP)) + "/" + h.d.token + "/announce",
-		OriginURL:    "http://" + net.JoinHostPort(adv, strconv.Itoa(h.d.trackerP)) + "/" + h.d.token + "/origin/",
+		AnnounceURL:  "http://" + httpAddr + "/" + h.d.token + "/announce",
+		OriginURL:    "http://" + httpAddr + "/" + h.d.token + "/origin/",
 		AllowedPeers: h.d.allowed,
 	}
 	if h.d.opts.BindPeers {
 		cfg.BindIP = h.t.SSH.Host
 	}
 	cfg.ServeBinary = h.servesBinary()
+	if tunnelAddr != "" {
+		// Announces arrive through the tunnel from loopback: say where the
+		// fleet reaches this host.
+		cfg.AnnounceIP = h.d.hostIPs[h.t.Name]
+	}
 	return cfg
 }
 
