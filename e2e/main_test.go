@@ -100,6 +100,8 @@ type hostResult struct {
 	Reason     string `json:"reason"`
 	Dest       string `json:"dest"`
 	Downloaded int64  `json:"downloaded"`
+	Running    int64  `json:"running_ns"`
+	Completed  int64  `json:"completed_ns"`
 }
 
 type report struct {

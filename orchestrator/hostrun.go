@@ -23,7 +23,8 @@ import (
 const remoteDir = ".cache/murderctl"
 
 // exitBinaryMismatch is what the launch line exits with when the cached peer
-// binary does not hash to what we expect; we then push it again.
+// binary does not hash to what we expect; it is removed, and the next deploy
+// pushes it again.
 const exitBinaryMismatch = 121
 
 // stopGrace is how long a peer gets to exit after being told to stop.
@@ -156,11 +157,13 @@ func (h *hostRun) torrentPath() string {
 	return h.home + "/" + remoteDir + "/" + h.d.infoHash + ".torrent"
 }
 
-// launchCommand verifies the cached binary's hash, then execs the peer.
+// launchCommand verifies the cached binary's hash, then execs the peer. A
+// cached binary that fails the check is removed, so the next deploy pushes
+// it again instead of failing the host for good.
 func (h *hostRun) launchCommand() string {
 	f := sshx.Quote(h.binaryPath())
-	return fmt.Sprintf(`printf '%%s  %%s\n' %s %s | sha256sum -c --status || exit %d; exec %s peer`,
-		h.binary.SHA256, f, exitBinaryMismatch, f)
+	return fmt.Sprintf(`printf '%%s  %%s\n' %s %s | sha256sum -c --status || { rm -f %s; exit %d; }; exec %s peer`,
+		h.binary.SHA256, f, f, exitBinaryMismatch, f)
 }
 
 // peerConfig is what this host's peer is told on its stdin.

@@ -20,6 +20,16 @@ import (
 func (h *hostRun) launch(ctx context.Context) {
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
+	tunnelAddr, err := h.tunnel(runCtx)
+	if err != nil {
+		h.r.setErr(StatusFailed, fmt.Errorf("tunnel to the tracker: %w", err))
+		return
+	}
+	cfg, err := json.Marshal(h.peerConfig(tunnelAddr))
+	if err != nil {
+		h.r.setErr(StatusFailed, fmt.Errorf("encode peer config: %w", err))
+		return
+	}
 	stdinR, stdinW := io.Pipe()
 	outR, outW := io.Pipe()
 	stderr := &capped{max: 64 << 10}
@@ -39,11 +49,6 @@ func (h *hostRun) launch(ctx context.Context) {
 		stdinMu.Lock()
 		defer stdinMu.Unlock()
 		stdinW.Write(append(line, '\n'))
-	}
-	cfg, err := json.Marshal(h.peerConfig())
-	if err != nil {
-		h.r.setErr(StatusFailed, fmt.Errorf("encode peer config: %w", err))
-		return
 	}
 	go send(cfg)
 
@@ -127,7 +132,7 @@ func (h *hostRun) exitStatus(ctx context.Context, code int, runErr error) (Statu
 	case runErr != nil:
 		return StatusUnreachable, fmt.Errorf("connection lost during transfer: %w", runErr)
 	case code == exitBinaryMismatch:
-		return StatusFailed, errors.New("peer binary on the host failed its SHA-256 check; refusing to run it")
+		return StatusFailed, errors.New("peer binary on the host failed its SHA-256 check; removed it, the next deploy pushes it again")
 	case code == 126 || code == 127:
 		return StatusFailed, fmt.Errorf("cannot execute the peer binary (exit %d): %s", code, last)
 	default:

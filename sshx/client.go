@@ -178,3 +178,14 @@ func (c *Client) Close() error {
 	})
 	return err
 }
+
+// ListenRemote asks the server to listen on addr (e.g. "127.0.0.1:0") and
+// forward each connection to us: a way back from a host that cannot
+// route to this machine, such as one behind a jump host.
+func (c *Client) ListenRemote(addr string) (net.Listener, error) {
+	l, err := c.conn.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("remote listen on %s via %s: %w", addr, c.cfg.Addr(), err)
+	}
+	return l, nil
+}

@@ -40,9 +40,11 @@ type announcer struct {
 	PeerID   [20]byte
 	Port     int
 	LocalIP  net.IP // announce from this address when set
-	Stats    func() announceStats
-	AddPeers func(addrs []string)
-	Logger   *slog.Logger
+	// AnnounceIP is sent as the ip parameter when set.
+	AnnounceIP string
+	Stats      func() announceStats
+	AddPeers   func(addrs []string)
+	Logger     *slog.Logger
 
 	client    *http.Client
 	completed chan struct{} // signalled once when the download finishes
@@ -117,6 +119,9 @@ func (a *announcer) announce(ctx context.Context, event string) (time.Duration, 
 		"&compact=1&numwant=" + strconv.Itoa(numWant)
 	if event != "" {
 		q += "&event=" + event
+	}
+	if a.AnnounceIP != "" {
+		q += "&ip=" + url.QueryEscape(a.AnnounceIP)
 	}
 	u.RawQuery = q
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

@@ -60,6 +60,11 @@ func (c PeerConfig) Validate() error {
 			return fmt.Errorf("peer config: seeder %q is not ip:port", s)
 		}
 	}
+	if c.AnnounceIP != "" {
+		if _, err := netip.ParseAddr(c.AnnounceIP); err != nil {
+			return fmt.Errorf("peer config: announce_ip %q is not an IP", c.AnnounceIP)
+		}
+	}
 	if c.BindIP != "" {
 		if _, err := netip.ParseAddr(c.BindIP); err != nil {
 			return fmt.Errorf("peer config: bind_ip %q is not an IP", c.BindIP)

@@ -185,14 +185,15 @@ func (r *peerRun) startTorrent() error {
 		return nil
 	}
 	a := &announcer{
-		URL:      r.cfg.AnnounceURL,
-		InfoHash: r.t.InfoHash(),
-		PeerID:   r.cl.PeerID(),
-		Port:     r.cl.LocalPort(),
-		LocalIP:  net.ParseIP(r.cfg.BindIP),
-		Stats:    r.announceStats,
-		AddPeers: func(addrs []string) { r.t.AddPeers(peerInfos(addrs, torrent.PeerSourceTracker, false)) },
-		Logger:   r.log,
+		URL:        r.cfg.AnnounceURL,
+		InfoHash:   r.t.InfoHash(),
+		PeerID:     r.cl.PeerID(),
+		Port:       r.cl.LocalPort(),
+		LocalIP:    net.ParseIP(r.cfg.BindIP),
+		AnnounceIP: r.cfg.AnnounceIP,
+		Stats:      r.announceStats,
+		AddPeers:   func(addrs []string) { r.t.AddPeers(peerInfos(addrs, torrent.PeerSourceTracker, false)) },
+		Logger:     r.log,
 	}
 	a.init()
 	r.completedHook = a.Completed

@@ -30,6 +30,10 @@ type PeerConfig struct {
 	// pulls the pieces it is handed from there, and falls back to it for
 	// pieces the swarm does not deliver. See Origin.
 	OriginURL string `json:"origin_url,omitempty"`
+	// AnnounceIP, when set, is sent as the announce's ip parameter: the
+	// address other hosts reach this one at, for a peer whose announces
+	// arrive through a tunnel.
+	AnnounceIP string `json:"announce_ip,omitempty"`
 	// Seeders are ip:port addresses of BitTorrent seeders to connect to
 	// directly (optional; a deploy uses OriginURL instead).
 	Seeders []string `json:"seeders,omitempty"`
