@@ -36,7 +36,7 @@ func TestDeployThroughProxyJump(t *testing.T) {
 	inv := filepath.Join(t.TempDir(), "hosts.ini")
 	if err := f.WriteInventory(inv, testfleet.InventoryOptions{
 		Group: "behind", Hosts: []int{1, 2, 3},
-		Vars:  map[string]string{"ansible_ssh_common_args": fmt.Sprintf("'-o ProxyJump=root@%s'", jump.IP)},
+		Vars: map[string]string{"ansible_ssh_common_args": fmt.Sprintf("'-o ProxyJump=root@%s'", jump.IP)},
 	}); err != nil {
 		t.Fatal(err)
 	}
