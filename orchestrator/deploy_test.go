@@ -115,6 +115,40 @@ func TestDeploy(t *testing.T) {
 	for _, h := range hosts {
 		noProcessesUnder(t, h.home)
 	}
+
+	// A cached peer binary that no longer matches its name is not run; it
+	// is removed, and the deploy after pushes it again.
+	bins, _ := filepath.Glob(filepath.Join(hosts[0].home, remoteDir, "peer-*"))
+	if len(bins) != 1 {
+		t.Fatalf("host01 cache: %v", bins)
+	}
+	if err := os.WriteFile(bins[0], []byte("#!/bin/sh\necho tampered\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(hosts[0].home, "payload.bin"))
+	rep, err = Deploy(context.Background(), deployOpts(t, src, targetsOf(hosts[:2])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Results[0]; r.Status != StatusFailed || !strings.Contains(r.Reason, "SHA-256 check") {
+		t.Errorf("tampered binary: %s %q, want failed on its SHA-256 check", r.Status, r.Reason)
+	}
+	if _, err := os.Stat(filepath.Join(hosts[0].home, "payload.bin")); err == nil {
+		t.Error("the payload arrived although the peer must not have run")
+	}
+	if _, err := os.Stat(bins[0]); err == nil {
+		t.Error("the tampered binary is still cached")
+	}
+	rep, err = Deploy(context.Background(), deployOpts(t, src, targetsOf(hosts[:1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Results[0]; r.Status != StatusChanged {
+		t.Errorf("after the tampered binary was removed: %s %q, want changed", r.Status, r.Reason)
+	}
+	for _, h := range hosts {
+		noProcessesUnder(t, h.home)
+	}
 }
 
 // The destination's directory exists on some hosts only: those change, the
