@@ -172,3 +172,35 @@ func TestRelayContextEnds(t *testing.T) {
 		receive(t, ch)
 	}
 }
+
+// A busy source is not swamped: past maxFetchesPerSource, hosts wait for a
+// fetch to finish (or another source) rather than take a direct push.
+func TestRelayCapsFetchesPerSource(t *testing.T) {
+	b := newBinaryRelay()
+	ctx := context.Background()
+	b.add(sumA, "only:1")
+	var plans []plan
+	for range maxFetchesPerSource {
+		p := b.next(ctx, sumA)
+		if p.source == nil {
+			t.Fatalf("got %+v, want the source", p)
+		}
+		plans = append(plans, p)
+	}
+	waiter := nextAsync(ctx, b, sumA)
+	blocked(t, waiter)
+	if b.direct[sumA] != 0 {
+		t.Fatalf("a direct push was taken while a good source exists")
+	}
+	b.done(sumA, plans[0], true)
+	if p := receive(t, waiter); p.source == nil || p.source.addr != "only:1" {
+		t.Fatalf("waiter got %+v, want the source once a fetch finished", p)
+	}
+	// A second source takes the overflow at once.
+	waiter = nextAsync(ctx, b, sumA)
+	blocked(t, waiter)
+	b.add(sumA, "second:1")
+	if p := receive(t, waiter); p.source == nil || p.source.addr != "second:1" {
+		t.Fatalf("waiter got %+v, want the new source", p)
+	}
+}
