@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +75,7 @@ type deploy struct {
 	log      *slog.Logger
 	mi       *metainfo.MetaInfo
 	infoHash string
+	name     string // the file's base name, as in the torrent
 	sha256   string
 	size     int64
 	token    string
@@ -177,6 +179,7 @@ func (d *deploy) prepare(ctx context.Context) error {
 	}
 	d.mi, d.sha256, d.size = built.MetaInfo, built.SHA256, built.Size
 	d.infoHash = d.mi.HashInfoBytes().HexString()
+	d.name = filepath.Base(d.opts.Source)
 	d.token = randomHex(16)
 	d.allowed, d.hostIPs = allowList(ctx, d.opts.Targets)
 	return nil

@@ -40,6 +40,7 @@ type hostRun struct {
 	settleOnce sync.Once
 	home       string
 	hasBash    bool
+	hasDir     bool // the private cache directory exists
 	binary     *PeerBinary
 	// directPlan is set while this host, having had the binary pushed
 	// directly, has yet to become a relay source for others.
@@ -100,6 +101,11 @@ func (h *hostRun) probeAndPush(ctx context.Context) error {
 	if h.binary, err = h.d.opts.Binaries.For(goos, goarch); err != nil {
 		return err
 	}
+	if !h.hasDir {
+		if err := h.runSetup(ctx, "create "+remoteDir, "umask 077; mkdir -p "+remoteDir+" && chmod 700 "+remoteDir); err != nil {
+			return err
+		}
+	}
 	if !cached[h.binaryName()] {
 		if err := h.obtainBinary(ctx); err != nil {
 			return err
@@ -116,12 +122,24 @@ func (h *hostRun) probeAndPush(ctx context.Context) error {
 	return nil
 }
 
-// probe learns the host's platform and home, creates the private cache
-// directory, and lists what it already holds.
+// destCheck mirrors the peer's reading of --dest (swarm.resolveDest) in
+// shell, so a destination whose directory is missing or not writable fails
+// the host before anything is put on it. $1 is the destination, $2 the
+// file's name.
+const destCheck = `d=$1; case "$d" in ""|*/) p="${d:-./}$2";; *) if [ -d "$d" ]; then p="$d/$2"; else p=$d; fi;; esac; ` +
+	`dir=$(dirname -- "$p"); ` +
+	`if [ ! -d "$dir" ]; then echo "destination directory $dir does not exist" >&2; exit 64; fi; ` +
+	`if [ ! -w "$dir" ]; then echo "destination directory $dir is not writable" >&2; exit 65; fi; ` +
+	`if [ -d "$p" ]; then echo "destination $p is a directory" >&2; exit 66; fi`
+
+// probe learns the host's platform and home, checks the destination, and
+// lists what the private cache directory already holds. It changes nothing.
 func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[string]bool, err error) {
-	script := `umask 077; uname -s; uname -m; printf '%s\n' "$HOME"; ` +
+	q := sshx.Quote
+	script := `uname -s; uname -m; printf '%s\n' "$HOME"; ` +
 		`if command -v bash >/dev/null 2>&1; then echo bash; else echo nobash; fi; ` +
-		`mkdir -p ` + remoteDir + ` && chmod 700 ` + remoteDir + ` && ls -1a ` + remoteDir
+		`sh -c ` + q(destCheck) + ` dest ` + q(h.d.opts.Dest) + ` ` + q(h.d.name) + ` || exit; ` +
+		`if [ -d ` + remoteDir + ` ]; then echo dir; ls -1a ` + remoteDir + `; else echo nodir; fi`
 	var out, errb bytes.Buffer
 	code, err := h.conn.Run(ctx, script, nil, &out, &errb)
 	if err != nil {
@@ -129,15 +147,19 @@ func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[st
 		return "", "", nil, err
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
-	if code != 0 || len(lines) < 4 {
+	if code >= 64 && code <= 66 {
+		return "", "", nil, errors.New(strings.TrimSpace(errb.String()))
+	}
+	if code != 0 || len(lines) < 5 {
 		return "", "", nil, fmt.Errorf("probe failed (exit %d): %s", code, strings.TrimSpace(errb.String()))
 	}
 	goos = strings.ToLower(strings.TrimSpace(lines[0]))
 	goarch = goArch(strings.TrimSpace(lines[1]))
 	h.home = lines[2]
 	h.hasBash = lines[3] == "bash"
+	h.hasDir = lines[4] == "dir"
 	cached = map[string]bool{}
-	for _, l := range lines[4:] {
+	for _, l := range lines[5:] {
 		cached[l] = true
 	}
 	return goos, goarch, cached, nil
