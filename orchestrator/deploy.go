@@ -49,6 +49,9 @@ type DeployOptions struct {
 	// BindPeers makes each peer listen on its target's SSH address (for
 	// fleets that share one machine, like the demo's 127.0.0.x hosts).
 	BindPeers bool
+	// StallTimeout fails a host whose peer makes no progress for this long
+	// (0: DefaultStallTimeout; negative: never).
+	StallTimeout time.Duration
 	// NoBinaryRelay pushes the peer binary from the control node to every
 	// host that lacks it, instead of letting hosts fetch it from each other.
 	NoBinaryRelay bool

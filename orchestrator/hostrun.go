@@ -42,6 +42,13 @@ type hostRun struct {
 	hasBash    bool
 	hasDir     bool // the private cache directory exists
 	binary     *PeerBinary
+	// mu guards r, terminal and the progress fields once the peer runs:
+	// events and the stall watchdog both update them.
+	mu           sync.Mutex
+	terminal     bool      // done, failed or declared stalled
+	pid          int       // the peer's pid on the host, from its started event
+	progressMark int64     // pieces and bytes seen last
+	progressAt   time.Time // when they last changed
 	// directPlan is set while this host, having had the binary pushed
 	// directly, has yet to become a relay source for others.
 	directPlan *plan

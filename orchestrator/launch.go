@@ -52,17 +52,28 @@ func (h *hostRun) launch(ctx context.Context) {
 	}
 	go send(cfg)
 
-	var terminal bool
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)
 		h.readEvents(outR, func(ev swarm.Event) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if h.terminal {
+				// Settled (or declared stalled): keep the counters current,
+				// never the status.
+				if ev.Event != swarm.EventDone && ev.Event != swarm.EventFailed {
+					h.apply(ev)
+				}
+				return
+			}
+			h.noteProgress(ev)
 			if h.apply(ev) {
-				terminal = true
+				h.terminal = true
 				h.settle()
 			}
 		})
 	}()
+	go h.watchStall(ctx, eventsDone)
 
 	select {
 	case <-h.d.allDone:
@@ -82,9 +93,11 @@ func (h *hostRun) launch(ctx context.Context) {
 		// Pushed directly but never served: let another host push.
 		h.d.relay.done(h.binary.SHA256, *h.directPlan, false)
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.r.ExitCode = code
 	h.r.Stderr = stderr.String()
-	if !terminal {
+	if !h.terminal {
 		h.r.setErr(h.exitStatus(ctx, code, runErr))
 	}
 }

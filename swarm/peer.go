@@ -138,7 +138,7 @@ func (r *peerRun) run(ctx context.Context) int {
 	if err := r.startTorrent(); err != nil {
 		return r.fail(err)
 	}
-	started := Event{Event: EventStarted, Addr: r.listenAddr(), Have: r.st.Have(), Total: r.pt.info.NumPieces()}
+	started := Event{Event: EventStarted, Addr: r.listenAddr(), Pid: os.Getpid(), Have: r.st.Have(), Total: r.pt.info.NumPieces()}
 	if r.cfg.ServeBinary {
 		// Best effort: without it, hosts get the binary from the control node.
 		bctx, cancel := context.WithCancel(ctx)

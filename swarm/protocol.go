@@ -80,6 +80,8 @@ type Event struct {
 	Code   string `json:"code,omitempty"`
 	// Started: the peer's listen address. BadPeer: the offending address.
 	Addr string `json:"addr,omitempty"`
+	// Started: the peer's process id on its host.
+	Pid int `json:"pid,omitempty"`
 	// Started: the port serving the peer binary when ServeBinary was asked.
 	BinaryPort int `json:"binary_port,omitempty"`
 }

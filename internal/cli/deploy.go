@@ -33,6 +33,7 @@ type DeployOptions struct {
 	BindAddr       string
 	PeerBinaryDir  string
 	PieceSize      int64
+	StallTimeout   time.Duration
 
 	// Deploy runs the deploy; tests replace it.
 	Deploy func(context.Context, orchestrator.DeployOptions) (*orchestrator.Report, error)
@@ -86,6 +87,7 @@ failed; 5 bad options; 99 interrupted.`,
 	f.StringVar(&opts.AdvertiseAddr, "advertise-addr", "", "address hosts use to reach the tracker and seeder (default: detected per host from its SSH connection)")
 	f.StringVar(&opts.BindAddr, "bind-addr", "", "local address the tracker and seeder listen on (default: all)")
 	f.StringVar(&opts.PeerBinaryDir, "peer-binary-dir", "", "directory holding murderctl-<os>-<arch> peer binaries")
+	f.DurationVar(&opts.StallTimeout, "stall-timeout", orchestrator.DefaultStallTimeout, "fail a host whose peer makes no progress for this long, and kill its peer (negative: never)")
 	f.Int64Var(&opts.PieceSize, "piece-size", 0, "torrent piece size in bytes (default: chosen from the file size)")
 	return cmd
 }
@@ -131,6 +133,7 @@ func runDeploy(ctx context.Context, opts *DeployOptions) (*orchestrator.Report, 
 		BindAddr:      opts.BindAddr,
 		AdvertiseAddr: opts.AdvertiseAddr,
 		PieceLength:   opts.PieceSize,
+		StallTimeout:  opts.StallTimeout,
 		Binaries:      bins,
 		BindPeers:     opts.bindPeers,
 		OnEvent:       live.event,
