@@ -85,6 +85,12 @@ func (h *hostRun) launch(ctx context.Context) {
 	select {
 	case <-runDone:
 	case <-time.After(stopGrace):
+		// It did not stop (frozen, or the session is wedged): kill it
+		// rather than leave it behind.
+		h.mu.Lock()
+		pid := h.pid
+		h.mu.Unlock()
+		h.kill(ctx, pid)
 		cancelRun()
 		<-runDone
 	}
