@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/anacrolix/torrent/metainfo"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -78,6 +79,30 @@ func resolveDest(dest, name string) (string, error) {
 // tempPath is the private download file beside dest.
 func tempPath(dest, infoHashHex string) string {
 	return filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+".murderctl-"+infoHashHex[:8]+".part")
+}
+
+// openTemp opens the private temp file. A partial file left by an
+// interrupted run of the same torrent (the documented resume location) is
+// resumed: its pieces are checked and the good ones kept. Only a regular
+// file of the right size, owned by us and private, is trusted that far;
+// anything else is replaced.
+func openTemp(ctx context.Context, path string, info *metainfo.Info) (*os.File, []bool, error) {
+	if st, err := os.Lstat(path); err == nil && st.Mode().IsRegular() && st.Size() == info.Length &&
+		st.Mode().Perm()&0o077 == 0 && ownedByUs(st) {
+		if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+			if _, ok, err := verifyPieces(ctx, f, info); err == nil {
+				return f, ok, nil
+			}
+			f.Close()
+		}
+	}
+	f, err := createTemp(path, info.Length)
+	return f, nil, err
+}
+
+func ownedByUs(st fs.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Uid) == os.Geteuid()
 }
 
 // createTemp creates the private temp file, replacing a stale one left by

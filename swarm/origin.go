@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,7 +36,8 @@ type Origin struct {
 	slots chan struct{}
 
 	mu       sync.Mutex
-	next     int    // next piece never handed out
+	handed   []bool // pieces handed out by next
+	left     int    // pieces never handed out
 	verified []bool // pieces whose bytes matched the torrent's hash
 
 	sent   atomic.Int64
@@ -67,8 +69,9 @@ func NewOrigin(path string, mi *metainfo.MetaInfo, log *slog.Logger) (*Origin, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	n := info.NumPieces()
 	return &Origin{f: f, info: &info, log: log, slots: make(chan struct{}, originSlots),
-		verified: make([]bool, info.NumPieces())}, nil
+		handed: make([]bool, n), left: n, verified: make([]bool, n)}, nil
 }
 
 // Uploaded is how many piece bytes the origin has sent.
@@ -102,7 +105,7 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "next":
 		var ok bool
-		if i, ok = o.lease(); !ok {
+		if i, ok = o.lease(parseHave(r.URL.Query().Get("have"))); !ok {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
@@ -120,15 +123,52 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.sendPiece(r.Context(), w, i)
 }
 
-// lease hands out the next piece that was never handed out.
-func (o *Origin) lease() (int, bool) {
+// lease hands out the first piece never handed out that the requester
+// does not have (a resumed host already holds some).
+func (o *Origin) lease(have []byte) (int, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.next >= o.info.NumPieces() {
-		return 0, false
+	for i := range o.handed {
+		if !o.handed[i] && !bitSet(have, i) {
+			o.handed[i] = true
+			o.left--
+			return i, true
+		}
 	}
-	o.next++
-	return o.next - 1, true
+	return 0, false
+}
+
+// HandedOut reports whether every piece has been handed out once.
+func (o *Origin) HandedOut() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.left == 0
+}
+
+// parseHave decodes the hex piece bitmap of a next request (bit i of byte
+// i/8, most significant first, as in BitTorrent's bitfield). Bad input is
+// treated as "has nothing".
+func parseHave(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func bitSet(bits []byte, i int) bool {
+	return i/8 < len(bits) && bits[i/8]&(0x80>>(i%8)) != 0
+}
+
+// encodeHave is parseHave's inverse, for the puller.
+func encodeHave(have func(int) bool, n int) string {
+	b := make([]byte, (n+7)/8)
+	for i := range n {
+		if have(i) {
+			b[i/8] |= 0x80 >> (i % 8)
+		}
+	}
+	return hex.EncodeToString(b)
 }
 
 func (o *Origin) sendPiece(ctx context.Context, w http.ResponseWriter, i int) {

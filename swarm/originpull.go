@@ -60,7 +60,8 @@ func (p *originPuller) complete() bool { return p.st.Have() == p.info.NumPieces(
 func (p *originPuller) run(ctx context.Context) {
 	failures := 0
 	for ctx.Err() == nil && !p.complete() && failures < 5 {
-		status, err := p.fetch(ctx, "next")
+		have := encodeHave(func(i int) bool { return p.t.Piece(i).State().Complete }, p.info.NumPieces())
+		status, err := p.fetch(ctx, "next?have="+have)
 		if status == http.StatusNoContent {
 			break
 		}

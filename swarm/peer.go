@@ -76,16 +76,18 @@ type peerRun struct {
 	log  *slog.Logger
 	ctrl *controlWatch
 
-	dest    string
-	tmp     string // removed at exit unless renamed
-	renamed bool
-	f       *os.File
-	st      *fileStorage
-	cl      *torrent.Client
-	t       *torrent.Torrent
-	stopAnn context.CancelFunc
-	annDone chan struct{}
-	badSeen map[string]bool
+	dest string
+	tmp  string // removed at exit unless renamed or kept
+	// keepPart keeps tmp after an interruption: the next run resumes it.
+	keepPart bool
+	renamed  bool
+	f        *os.File
+	st       *fileStorage
+	cl       *torrent.Client
+	t        *torrent.Torrent
+	stopAnn  context.CancelFunc
+	annDone  chan struct{}
+	badSeen  map[string]bool
 	// completedHook asks the announcer for event=completed.
 	completedHook func()
 	exitEvent     *Event
@@ -122,7 +124,8 @@ func (r *peerRun) run(ctx context.Context) int {
 		r.st = newFileStorage(r.f, r.pt.info, all, true)
 	} else {
 		r.tmp = tempPath(r.dest, r.pt.hash.HexString())
-		if r.f, err = createTemp(r.tmp, r.pt.info.Length); err != nil {
+		var resumed []bool
+		if r.f, resumed, err = openTemp(ctx, r.tmp, r.pt.info); err != nil {
 			r.tmp = "" // createTemp removes what it created
 			return r.fail(err)
 		}
@@ -130,7 +133,7 @@ func (r *peerRun) run(ctx context.Context) int {
 		if wrapDownloadFile != nil {
 			fio = wrapDownloadFile(r.f)
 		}
-		r.st = newFileStorage(fio, r.pt.info, nil, false)
+		r.st = newFileStorage(fio, r.pt.info, resumed, false)
 	}
 	if ctx.Err() != nil {
 		return r.exit(false)
@@ -294,6 +297,8 @@ func (r *peerRun) exit(done bool) int {
 	if done {
 		return ExitStopped
 	}
+	// Interrupted, not failed: keep the partial file for the next run.
+	r.keepPart = true
 	return ExitAborted
 }
 
@@ -331,12 +336,12 @@ func (r *peerRun) cleanup() {
 		r.f.Close()
 	}
 	// The .torrent was pushed for this run only.
-	if r.cfg.TorrentPath != "" {
+	if r.cfg.RemoveTorrent && r.cfg.TorrentPath != "" {
 		if err := os.Remove(r.cfg.TorrentPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 			r.log.Warn("remove torrent file", "path", r.cfg.TorrentPath, "err", err)
 		}
 	}
-	if r.tmp != "" && !r.renamed {
+	if r.tmp != "" && !r.renamed && !r.keepPart {
 		if err := os.Remove(r.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 			r.log.Warn("remove temp file", "path", r.tmp, "err", err)
 		}

@@ -13,9 +13,11 @@ package swarm
 
 // PeerConfig is everything a peer needs for one deploy.
 type PeerConfig struct {
-	// TorrentPath is the .torrent file already pushed to the host for this
-	// run; the peer removes it when it exits.
+	// TorrentPath is the .torrent file already pushed to the host.
 	TorrentPath string `json:"torrent_path"`
+	// RemoveTorrent has the peer delete TorrentPath when it exits (it was
+	// pushed for this run only).
+	RemoveTorrent bool `json:"remove_torrent,omitempty"`
 	// SHA256 is the hex digest of the whole file; the peer verifies it before
 	// the file is renamed into place.
 	SHA256 string `json:"sha256"`
