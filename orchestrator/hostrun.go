@@ -210,12 +210,13 @@ func (h *hostRun) peerConfig(tunnelAddr string) swarm.PeerConfig {
 		httpAddr = net.JoinHostPort(adv, strconv.Itoa(h.d.trackerP))
 	}
 	cfg := swarm.PeerConfig{
-		TorrentPath:  h.torrentPath(),
-		SHA256:       h.d.sha256,
-		Dest:         h.d.opts.Dest,
-		AnnounceURL:  "http://" + httpAddr + "/" + h.d.token + "/announce",
-		OriginURL:    "http://" + httpAddr + "/" + h.d.token + "/origin/",
-		AllowedPeers: h.d.allowed,
+		TorrentPath:   h.torrentPath(),
+		RemoveTorrent: true,
+		SHA256:        h.d.sha256,
+		Dest:          h.d.opts.Dest,
+		AnnounceURL:   "http://" + httpAddr + "/" + h.d.token + "/announce",
+		OriginURL:     "http://" + httpAddr + "/" + h.d.token + "/origin/",
+		AllowedPeers:  h.d.allowed,
 	}
 	if h.d.opts.BindPeers {
 		cfg.BindIP = h.t.SSH.Host
