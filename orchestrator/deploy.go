@@ -52,12 +52,23 @@ type DeployOptions struct {
 	// StallTimeout fails a host whose peer makes no progress for this long
 	// (0: DefaultStallTimeout; negative: never).
 	StallTimeout time.Duration
+	// Faults inject failures for end-to-end tests of the fleet's resilience.
+	Faults Faults
 	// NoBinaryRelay pushes the peer binary from the control node to every
 	// host that lacks it, instead of letting hosts fetch it from each other.
 	NoBinaryRelay bool
 	// OnEvent, if set, sees every peer event as it arrives (live progress).
 	OnEvent func(host string, ev swarm.Event)
 	Logger  *slog.Logger
+}
+
+// Faults are test-only failure injections, reachable from hidden flags.
+type Faults struct {
+	// OriginLeaves stops the origin once it has sent every piece once.
+	OriginLeaves bool
+	// CorruptHosts are hosts whose peer, if it already holds the file,
+	// serves corrupted data.
+	CorruptHosts []string
 }
 
 // Report is the outcome of a deploy.
@@ -139,6 +150,7 @@ func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
 		return nil, err
 	}
 	defer origin.Close()
+	origin.LeaveAfterHandout = opts.Faults.OriginLeaves
 	srv := &http.Server{Handler: d.routes(trk.Handler(), origin), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(tl)
 	defer srv.Close()

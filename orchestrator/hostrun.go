@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,6 +223,7 @@ func (h *hostRun) peerConfig(tunnelAddr string) swarm.PeerConfig {
 		cfg.BindIP = h.t.SSH.Host
 	}
 	cfg.ServeBinary = h.servesBinary()
+	cfg.FaultCorruptUploads = slices.Contains(h.d.opts.Faults.CorruptHosts, h.t.Name)
 	if tunnelAddr != "" {
 		// Announces arrive through the tunnel from loopback: say where the
 		// fleet reaches this host.

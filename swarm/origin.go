@@ -42,6 +42,9 @@ type Origin struct {
 
 	sent   atomic.Int64
 	closed atomic.Bool
+	// LeaveAfterHandout is a test fault: the origin stops serving once it
+	// has sent every piece once, as a seeder that goes away would.
+	LeaveAfterHandout bool
 }
 
 // originSlots is how many pieces the origin sends at once.
@@ -192,6 +195,10 @@ func (o *Origin) sendPiece(ctx context.Context, w http.ResponseWriter, i int) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	n, err := io.Copy(w, bytes.NewReader(buf))
 	o.sent.Add(n)
+	if o.LeaveAfterHandout && o.HandedOut() {
+		o.log.Info("origin leaving after handing every piece out once (test fault)")
+		o.closed.Store(true)
+	}
 	if err != nil && ctx.Err() == nil {
 		o.log.Debug("origin send", "piece", i, "err", err)
 	}

@@ -64,6 +64,20 @@ func RunPeer(ctx context.Context, cfg PeerConfig, control io.Reader, events io.W
 	return code
 }
 
+// corruptReader is the FaultCorruptUploads test fault: a seeding peer that
+// serves every piece with one byte flipped, as a lying or broken host would.
+type corruptReader struct{ f *os.File }
+
+func (c corruptReader) ReadAt(b []byte, off int64) (int, error) {
+	n, err := c.f.ReadAt(b, off)
+	if n > 0 {
+		b[0] ^= 0xff
+	}
+	return n, err
+}
+
+func (c corruptReader) WriteAt(b []byte, off int64) (int, error) { return c.f.WriteAt(b, off) }
+
 // wrapDownloadFile, when set (by tests only), wraps the temp file under
 // the storage, to inject write errors such as ENOSPC mid-download.
 var wrapDownloadFile func(*os.File) fileIO
@@ -121,7 +135,11 @@ func (r *peerRun) run(ctx context.Context) int {
 		for i := range all {
 			all[i] = true
 		}
-		r.st = newFileStorage(r.f, r.pt.info, all, true)
+		var fio fileIO = r.f
+		if r.cfg.FaultCorruptUploads {
+			fio = corruptReader{r.f}
+		}
+		r.st = newFileStorage(fio, r.pt.info, all, true)
 	} else {
 		r.tmp = tempPath(r.dest, r.pt.hash.HexString())
 		var resumed []bool

@@ -50,6 +50,10 @@ type PeerConfig struct {
 	// hosts that lack the peer binary fetch it from the fleet rather than
 	// from the control node.
 	ServeBinary bool `json:"serve_binary,omitempty"`
+	// FaultCorruptUploads is a test fault: a peer that already holds the
+	// file serves it with corrupted bytes, so the fleet's handling of a
+	// lying peer can be exercised end to end. Never set in normal use.
+	FaultCorruptUploads bool `json:"fault_corrupt_uploads,omitempty"`
 	// ProgressIntervalMS is how often progress events are written (0: 500ms).
 	ProgressIntervalMS int `json:"progress_interval_ms,omitempty"`
 }

@@ -34,6 +34,7 @@ type DeployOptions struct {
 	PeerBinaryDir  string
 	PieceSize      int64
 	StallTimeout   time.Duration
+	Faults         orchestrator.Faults
 
 	// Deploy runs the deploy; tests replace it.
 	Deploy func(context.Context, orchestrator.DeployOptions) (*orchestrator.Report, error)
@@ -88,6 +89,11 @@ failed; 5 bad options; 99 interrupted.`,
 	f.StringVar(&opts.BindAddr, "bind-addr", "", "local address the tracker and seeder listen on (default: all)")
 	f.StringVar(&opts.PeerBinaryDir, "peer-binary-dir", "", "directory holding murderctl-<os>-<arch> peer binaries")
 	f.DurationVar(&opts.StallTimeout, "stall-timeout", orchestrator.DefaultStallTimeout, "fail a host whose peer makes no progress for this long, and kill its peer (negative: never)")
+	f.BoolVar(&opts.Faults.OriginLeaves, "fault-origin-leaves", false, "test fault: stop the origin once every piece was sent once")
+	f.StringArrayVar(&opts.Faults.CorruptHosts, "fault-corrupt-host", nil, "test fault: this host's peer, if it already has the file, serves corrupt data")
+	for _, name := range []string{"fault-origin-leaves", "fault-corrupt-host"} {
+		f.MarkHidden(name)
+	}
 	f.Int64Var(&opts.PieceSize, "piece-size", 0, "torrent piece size in bytes (default: chosen from the file size)")
 	return cmd
 }
@@ -134,6 +140,7 @@ func runDeploy(ctx context.Context, opts *DeployOptions) (*orchestrator.Report, 
 		AdvertiseAddr: opts.AdvertiseAddr,
 		PieceLength:   opts.PieceSize,
 		StallTimeout:  opts.StallTimeout,
+		Faults:        opts.Faults,
 		Binaries:      bins,
 		BindPeers:     opts.bindPeers,
 		OnEvent:       live.event,
