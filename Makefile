@@ -46,8 +46,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseYAML$$' -fuzztime $(FUZZTIME) ./inventory/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfigLine$$' -fuzztime $(FUZZTIME) ./swarm/
 
-bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 120m -v ./bench/
+# The fleet benchmark of issue 3 (root; see docs/benchmarks.md). It builds
+# its own static binaries and prints one markdown table at the end. One case:
+# make bench BENCH='BenchmarkMurderctl/N=50$$'
+BENCH ?= .
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 120m -v ./bench/
 
 demo:
 	$(GO) run ./cmd/murderctl demo
