@@ -29,12 +29,12 @@ vet:
 # Everything: vet, unit tests with the race detector, a short fuzz seed run,
 # and the end-to-end tests on the real OpenSSH fleet (root).
 test: vet
-	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /e2e -e /bench)
 	$(MAKE) fuzz FUZZTIME=5s
 	$(GO) test -count=1 -v -timeout 40m ./e2e/
 
 test-unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /e2e -e /bench)
 
 test-e2e:
 	$(GO) test -count=1 -v -timeout 40m ./e2e/
