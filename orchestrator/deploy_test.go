@@ -172,8 +172,8 @@ func TestDeployDestParentMissing(t *testing.T) {
 		}
 	}
 	r := rep.Results[2]
-	if r.Status != StatusFailed || !strings.Contains(r.Reason, "does not exist") || !strings.Contains(r.Reason, "(dest)") {
-		t.Errorf("%s: %s %q, want failed: destination directory does not exist (dest)", r.Host, r.Status, r.Reason)
+	if r.Status != StatusFailed || !strings.Contains(r.Reason, "srv") || !strings.Contains(r.Reason, "does not exist") {
+		t.Errorf("%s: %s %q, want failed: destination directory srv does not exist", r.Host, r.Status, r.Reason)
 	}
 	for _, h := range hosts {
 		if l := leftovers(t, h.home); len(l) > 0 {
@@ -195,8 +195,21 @@ func TestDeployRefusesBadSource(t *testing.T) {
 	}
 }
 
+// onlyPrivateParts checks that an interrupted deploy left no temporary file
+// on h but private partial downloads, which the next run resumes from.
+func onlyPrivateParts(t *testing.T, h *testHost) {
+	t.Helper()
+	for _, l := range leftovers(t, h.home) {
+		if !strings.HasSuffix(l, ".part") {
+			t.Errorf("%s: leftover %s", h.target.Name, l)
+		} else if st, err := os.Stat(l); err == nil && st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: partial file %s has mode %v, want private", h.target.Name, l, st.Mode().Perm())
+		}
+	}
+}
+
 // A deploy that runs out of time fails its unfinished hosts, saying so, and
-// leaves no temporary files and no peer behind.
+// leaves no peer and no temporary file behind (but resumable parts).
 func TestDeployTimeout(t *testing.T) {
 	hosts := startHosts(t, 4, 71)
 	src, _ := payload(t, 4<<20)
@@ -239,18 +252,18 @@ func TestDeployTimeout(t *testing.T) {
 			}
 			for _, h := range hosts {
 				noProcessesUnder(t, h.home)
-				if l := leftovers(t, h.home); len(l) > 0 {
-					t.Errorf("%s: leftovers %v", h.target.Name, l)
-				}
+				onlyPrivateParts(t, h)
 			}
 		})
 	}
 }
 
-// Cancelling mid-transfer stops every peer, which removes its partial file.
+// Cancelling mid-transfer stops every peer and leaves nothing running. A
+// peer may keep its private partial file (resume); the next deploy uses it
+// and leaves no temporary file at all.
 func TestDeployCancelMidTransfer(t *testing.T) {
 	hosts := startHosts(t, 4, 81)
-	src, _ := payload(t, 8<<20)
+	src, content := payload(t, 8<<20)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	opts := deployOpts(t, src, targetsOf(hosts))
@@ -280,8 +293,23 @@ func TestDeployCancelMidTransfer(t *testing.T) {
 	}
 	for _, h := range hosts {
 		noProcessesUnder(t, h.home)
+		onlyPrivateParts(t, h)
+	}
+
+	rep, err = Deploy(context.Background(), deployOpts(t, src, targetsOf(hosts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rep.Results {
+		got, _ := os.ReadFile(filepath.Join(hosts[i].home, "payload.bin"))
+		if r.Failed() || !bytes.Equal(got, content) {
+			t.Errorf("rerun %s: %s %q, want the file in place", r.Host, r.Status, r.Reason)
+		}
+	}
+	for _, h := range hosts {
+		noProcessesUnder(t, h.home)
 		if l := leftovers(t, h.home); len(l) > 0 {
-			t.Errorf("%s: leftovers %v", h.target.Name, l)
+			t.Errorf("%s: leftovers after the rerun: %v", h.target.Name, l)
 		}
 	}
 }

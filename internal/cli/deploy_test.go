@@ -29,11 +29,11 @@ func TestNewCmdDeployFlags(t *testing.T) {
 			"-i", "a.ini", "--inventory", "b.yml", "--limit", "web:&prod", "--dest", "/srv/", "--timeout", "10m",
 			"--json", "-u", "ops", "--private-key", "~/.ssh/k", "-f", "7", "--connect-timeout", "3s",
 			"--advertise-addr", "10.0.0.1", "--bind-addr", "10.0.0.2", "--peer-binary-dir", "/opt/murderctl",
-			"--piece-size", "1048576", "file"},
+			"--piece-size", "1048576", "--stall-timeout", "30s", "file"},
 			DeployOptions{Source: "file", Inventories: []string{"a.ini", "b.yml"}, Limit: "web:&prod", Dest: "/srv/",
 				Timeout: 10 * time.Minute, JSON: true, User: "ops", PrivateKey: "~/.ssh/k", Forks: 7,
 				ConnectTimeout: 3 * time.Second, AdvertiseAddr: "10.0.0.1", BindAddr: "10.0.0.2",
-				PeerBinaryDir: "/opt/murderctl", PieceSize: 1 << 20}},
+				PeerBinaryDir: "/opt/murderctl", PieceSize: 1 << 20, StallTimeout: 30 * time.Second}},
 		{"short limit and key-file alias", []string{"-l", "db", "--key-file", "k", "--forks=3", "f"},
 			DeployOptions{Source: "f", Limit: "db", PrivateKey: "k", Forks: 3}},
 		{"file before flags", []string{"f", "-i", "x"},
@@ -60,6 +60,9 @@ func TestNewCmdDeployFlags(t *testing.T) {
 				t.Error("demo knobs set by deploy")
 			}
 			got.IO, got.Deploy, got.Env, got.Logger = nil, nil, nil, nil
+			if tt.want.StallTimeout == 0 {
+				tt.want.StallTimeout = orchestrator.DefaultStallTimeout
+			}
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("options\n got %+v\nwant %+v", *got, tt.want)
 			}
@@ -214,7 +217,7 @@ d1 ansible_host=10.0.0.3
 				}
 			}},
 		{"flags override ansible.cfg; JSON", []string{"-i", inv, "-u", "flaguser", "-f", "2", "--connect-timeout", "1s",
-			"--peer-binary-dir", "/opt/bin", "--piece-size", "65536", "--timeout", "1m", "--json", "src.bin"},
+			"--peer-binary-dir", "/opt/bin", "--piece-size", "65536", "--timeout", "1m", "--stall-timeout", "5s", "--json", "src.bin"},
 			func(ts []orchestrator.Target) orchestrator.Results {
 				return orchestrator.Results{{Host: "w1", Status: orchestrator.StatusOK}, {Host: "w2", Status: orchestrator.StatusUnreachable, Reason: "refused"}}
 			}, ExitUnreachable,
@@ -222,7 +225,7 @@ d1 ansible_host=10.0.0.3
 				if len(got.Targets) != 3 || got.Targets[0].SSH.User != "flaguser" || got.Targets[1].SSH.User != "deployer" {
 					t.Errorf("targets %+v", got.Targets)
 				}
-				if got.Targets[0].SSH.ConnectTimeout != time.Second || got.Forks != 2 || got.PieceLength != 65536 ||
+				if got.Targets[0].SSH.ConnectTimeout != time.Second || got.Forks != 2 || got.PieceLength != 65536 || got.StallTimeout != 5*time.Second ||
 					got.Timeout != time.Minute || !reflect.DeepEqual(got.Binaries.Dirs, []string{"/opt/bin"}) {
 					t.Errorf("deploy options %+v", got)
 				}
@@ -262,6 +265,7 @@ d1 ansible_host=10.0.0.3
 			})
 			cmd.SetArgs(tt.args)
 			cmd.SetErr(errOut)
+			cmd.SetOut(errOut)
 			err := cmd.Execute()
 			if code := exitCode(err); code != tt.wantCode {
 				t.Fatalf("exit %d (%v), want %d; stderr %s", code, err, tt.wantCode, errOut)
@@ -304,6 +308,7 @@ func TestDeployRunInputErrors(t *testing.T) {
 				return deployRun(context.Background(), o)
 			})
 			cmd.SetArgs(tt.args)
+			cmd.SetOut(out)
 			cmd.SetErr(out)
 			err := cmd.Execute()
 			if code := exitCode(err); code != tt.wantCode || err == nil || !strings.Contains(err.Error(), tt.wantErr) {
