@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -111,10 +112,13 @@ func deployRun(ctx context.Context, opts *DeployOptions) error {
 
 // runDeploy loads the targets, deploys and renders the results.
 func runDeploy(ctx context.Context, opts *DeployOptions) (*orchestrator.Report, error) {
-	sel, err := selectTargets(ctx, opts.Env, targetFlags{
+	sel, err := orchestrator.LoadTargets(ctx, orchestrator.LoadOptions{Env: opts.Env,
 		Inventories: opts.Inventories, Limit: opts.Limit, User: opts.User,
 		PrivateKey: opts.PrivateKey, ConnectTimeout: opts.ConnectTimeout,
 	})
+	if errors.Is(err, orchestrator.ErrNoInventory) {
+		return nil, &ExitError{Code: ExitBadOptions, Err: err}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,18 +1,23 @@
-package cli
+package orchestrator
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/murderctl/murderctl/ansiblecfg"
 	"github.com/murderctl/murderctl/inventory"
-	"github.com/murderctl/murderctl/orchestrator"
 )
 
-// targetFlags are the flags shared by commands that act on inventory hosts.
-type targetFlags struct {
+// ErrNoInventory means no inventory source was given or configured.
+var ErrNoInventory = errors.New("no inventory: pass -i FILE (or set ANSIBLE_INVENTORY, or inventory in ansible.cfg)")
+
+// LoadOptions say which hosts to act on, as ansible-playbook's flags do.
+type LoadOptions struct {
+	// Env reads environment variables (ANSIBLE_*, HOME); nil means os.Getenv.
+	Env            func(string) string
 	Inventories    []string
 	Limit          string
 	User           string
@@ -20,23 +25,28 @@ type targetFlags struct {
 	ConnectTimeout time.Duration
 }
 
-// selection is what the inventory and ansible.cfg resolve to.
-type selection struct {
-	Targets  []orchestrator.Target
+// Selection is what the inventory and ansible.cfg resolve to.
+type Selection struct {
+	Targets  []Target
 	Forks    int
 	Warnings []string
 }
 
-// selectTargets reads ansible.cfg and the inventory exactly as `murderctl
-// inventory` does, applies the pattern, and resolves connection settings.
-// Every error here is the operator's input, reported before any host is
-// touched.
-func selectTargets(ctx context.Context, env func(string) string, f targetFlags) (*selection, error) {
+// LoadTargets reads ansible.cfg and the inventory exactly as `murderctl
+// inventory` does, applies the pattern (Limit, default "all"), and resolves
+// every host's connection settings: the scripting entry point, and what
+// deploy uses. Every error here is the operator's input, reported before
+// any host is touched.
+func LoadTargets(ctx context.Context, f LoadOptions) (*Selection, error) {
+	env := f.Env
+	if env == nil {
+		env = os.Getenv
+	}
 	cfg, err := ansiblecfg.Load(env)
 	if err != nil {
 		return nil, err
 	}
-	sel := &selection{Warnings: cfg.Warnings, Forks: orchestrator.DefaultForks}
+	sel := &Selection{Warnings: cfg.Warnings, Forks: DefaultForks}
 	if cfg.Path != "" && cfg.Forks != ansiblecfg.DefaultForks {
 		sel.Forks = cfg.Forks
 	}
@@ -45,7 +55,7 @@ func selectTargets(ctx context.Context, env func(string) string, f targetFlags) 
 		sources = cfg.Inventory
 	}
 	if len(sources) == 0 {
-		return nil, badOptions("no inventory: pass -i FILE (or set ANSIBLE_INVENTORY, or inventory in ansible.cfg)")
+		return nil, ErrNoInventory
 	}
 	inv, err := inventory.Load(ctx, sources, inventory.Options{})
 	if err != nil {
@@ -79,7 +89,7 @@ func selectTargets(ctx context.Context, env func(string) string, f targetFlags) 
 	}
 	var errs []error
 	for _, h := range hosts {
-		t, err := orchestrator.TargetFromHost(h, defaults, orchestrator.TargetOptions{ConnectTimeout: timeout, Home: env("HOME")})
+		t, err := TargetFromHost(h, defaults, TargetOptions{ConnectTimeout: timeout, Home: env("HOME")})
 		if err != nil {
 			errs = append(errs, err)
 			continue
