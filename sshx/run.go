@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,11 +57,13 @@ func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, s
 	defer gout.close()
 	defer gerr.close()
 	s.Stdout, s.Stderr = gout.writer(), gerr.writer()
-	var in io.WriteCloser
+	var in *lockedWriteCloser
 	if stdin != nil {
-		if in, err = s.StdinPipe(); err != nil {
+		pipe, err := s.StdinPipe()
+		if err != nil {
 			return -1, fmt.Errorf("ssh run on %s: stdin: %w", c.cfg.Host, err)
 		}
+		in = &lockedWriteCloser{w: pipe}
 	}
 	if err := s.Start(cmd); err != nil {
 		return -1, c.sessionErr("ssh start command", err)
@@ -81,7 +84,9 @@ func (c *Client) Run(ctx context.Context, cmd string, stdin io.Reader, stdout, s
 		c.log.Debug("ssh run cancelled; sending TERM and closing stdin", "cmd", shorten(cmd))
 		s.Signal(ssh.SIGTERM)
 		if in != nil {
-			in.Close() // servers that refuse signals still deliver EOF
+			// Servers that refuse signals still deliver EOF. In a goroutine:
+			// a Write blocked on a full window holds the lock.
+			go in.Close()
 		}
 		select {
 		case <-waitc:
@@ -170,3 +175,23 @@ func (g *guardedWriter) Write(p []byte) (int, error) {
 }
 
 func (g *guardedWriter) close() { g.closed.Store(true) }
+
+// lockedWriteCloser serialises Write and Close: the channel's Write and
+// CloseWrite must not run concurrently (the stdin copier writes while a
+// cancel closes).
+type lockedWriteCloser struct {
+	mu sync.Mutex
+	w  io.WriteCloser
+}
+
+func (l *lockedWriteCloser) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriteCloser) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Close()
+}
