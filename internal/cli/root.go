@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,9 @@ func Main(args []string) int {
 	root := NewRootCmd(ios)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err != nil && strings.HasPrefix(err.Error(), "unknown command") {
+		err = &ExitError{Code: ExitBadOptions, Err: err}
+	}
 	if context.Cause(ctx) == errInterrupted && err == nil {
 		err = errInterrupted
 	}
