@@ -49,6 +49,8 @@ type DeployOptions struct {
 	// BindPeers makes each peer listen on its target's SSH address (for
 	// fleets that share one machine, like the demo's 127.0.0.x hosts).
 	BindPeers bool
+	// PeerConns caps each peer's connections to other peers (0: default).
+	PeerConns int
 	// StallTimeout fails a host whose peer makes no progress for this long
 	// (0: DefaultStallTimeout; negative: never).
 	StallTimeout time.Duration

@@ -223,6 +223,7 @@ func (h *hostRun) peerConfig(tunnelAddr string) swarm.PeerConfig {
 		cfg.BindIP = h.t.SSH.Host
 	}
 	cfg.ServeBinary = h.servesBinary()
+	cfg.MaxConns = h.d.opts.PeerConns
 	cfg.FaultCorruptUploads = slices.Contains(h.d.opts.Faults.CorruptHosts, h.t.Name)
 	if tunnelAddr != "" {
 		// Announces arrive through the tunnel from loopback: say where the

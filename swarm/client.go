@@ -26,6 +26,10 @@ type clientOptions struct {
 	// Listener, when set, is the only way in: the client opens no socket
 	// of its own and never dials (the seeder's mode).
 	Listener net.Listener
+	// MaxConns caps established peer connections (0: 80). Fewer
+	// connections mean each fresh piece is uploaded to fewer peers at once,
+	// so it completes sooner at each and spreads as a tree.
+	MaxConns int
 	Logger   *slog.Logger
 }
 
@@ -49,6 +53,10 @@ func newClient(o clientOptions) (*torrent.Client, error) {
 	cfg.DisableAggressiveUpload = false
 	cfg.EstablishedConnsPerTorrent = 80
 	cfg.HalfOpenConnsPerTorrent = 40
+	if o.MaxConns > 0 {
+		cfg.EstablishedConnsPerTorrent = o.MaxConns
+		cfg.HalfOpenConnsPerTorrent = min(40, max(4, o.MaxConns))
+	}
 	cfg.TotalHalfOpenConns = 160
 	cfg.TorrentPeersHighWater = 1000
 	cfg.TorrentPeersLowWater = 100

@@ -180,7 +180,7 @@ func (r *peerRun) run(ctx context.Context) int {
 
 func (r *peerRun) startTorrent() error {
 	var err error
-	r.cl, err = newClient(clientOptions{ListenHost: r.cfg.BindIP, Allowed: r.cfg.AllowedPeers, Logger: r.log})
+	r.cl, err = newClient(clientOptions{ListenHost: r.cfg.BindIP, Allowed: r.cfg.AllowedPeers, MaxConns: r.cfg.MaxConns, Logger: r.log})
 	if err != nil {
 		return withCode(CodeInternal, err)
 	}

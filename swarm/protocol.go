@@ -50,6 +50,8 @@ type PeerConfig struct {
 	// hosts that lack the peer binary fetch it from the fleet rather than
 	// from the control node.
 	ServeBinary bool `json:"serve_binary,omitempty"`
+	// MaxConns caps the peer's connections to other peers (0: the default).
+	MaxConns int `json:"max_conns,omitempty"`
 	// FaultCorruptUploads is a test fault: a peer that already holds the
 	// file serves it with corrupted bytes, so the fleet's handling of a
 	// lying peer can be exercised end to end. Never set in normal use.

@@ -35,6 +35,7 @@ type DeployOptions struct {
 	PeerBinaryDir  string
 	PieceSize      int64
 	StallTimeout   time.Duration
+	PeerConns      int
 	Faults         orchestrator.Faults
 
 	// Deploy runs the deploy; tests replace it.
@@ -90,6 +91,7 @@ failed; 5 bad options; 99 interrupted.`,
 	f.StringVar(&opts.BindAddr, "bind-addr", "", "local address the tracker and seeder listen on (default: all)")
 	f.StringVar(&opts.PeerBinaryDir, "peer-binary-dir", "", "directory holding murderctl-<os>-<arch> peer binaries")
 	f.DurationVar(&opts.StallTimeout, "stall-timeout", orchestrator.DefaultStallTimeout, "fail a host whose peer makes no progress for this long, and kill its peer (negative: never)")
+	f.IntVar(&opts.PeerConns, "peer-connections", 0, "cap each peer's connections to other peers (default: 80)")
 	f.BoolVar(&opts.Faults.OriginLeaves, "fault-origin-leaves", false, "test fault: stop the origin once every piece was sent once")
 	f.StringArrayVar(&opts.Faults.CorruptHosts, "fault-corrupt-host", nil, "test fault: this host's peer, if it already has the file, serves corrupt data")
 	for _, name := range []string{"fault-origin-leaves", "fault-corrupt-host"} {
@@ -144,6 +146,7 @@ func runDeploy(ctx context.Context, opts *DeployOptions) (*orchestrator.Report, 
 		AdvertiseAddr: opts.AdvertiseAddr,
 		PieceLength:   opts.PieceSize,
 		StallTimeout:  opts.StallTimeout,
+		PeerConns:     opts.PeerConns,
 		Faults:        opts.Faults,
 		Binaries:      bins,
 		BindPeers:     opts.bindPeers,
