@@ -190,7 +190,11 @@ func (d *deploy) prepare(ctx context.Context) error {
 	if st.IsDir() {
 		return fmt.Errorf("source %s is a directory, not a file", d.opts.Source)
 	}
-	built, err := swarm.Build(ctx, d.opts.Source, d.opts.PieceLength)
+	pl := d.opts.PieceLength
+	if pl <= 0 {
+		pl = pieceLength(st.Size(), len(d.opts.Targets))
+	}
+	built, err := swarm.Build(ctx, d.opts.Source, pl)
 	if err != nil {
 		return err
 	}

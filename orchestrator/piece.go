@@ -1,0 +1,26 @@
+package orchestrator
+
+import (
+	"math/bits"
+
+	"github.com/murderctl/murderctl/swarm"
+)
+
+// minPieceLength is the smallest piece chosen for a large fleet. Smaller
+// pieces cost the swarm per-piece work; larger ones slow the spread.
+const minPieceLength = 256 << 10
+
+// pieceLength chooses the piece size for a file of size bytes going to
+// hosts hosts. A piece can be passed on only once it is whole, so the last
+// piece the origin sends needs about log2(hosts) piece-times to reach
+// everyone: the file should hold many times that many pieces for the tail
+// to stay small against the whole transfer. Otherwise the largest piece
+// the swarm's own rule gives (fewer, bigger pieces are cheaper to move).
+func pieceLength(size int64, hosts int) int64 {
+	pl := swarm.ChoosePieceLength(size)
+	want := int64(8 * bits.Len(uint(hosts)))
+	for pl > minPieceLength && size/pl < want {
+		pl /= 2
+	}
+	return pl
+}
