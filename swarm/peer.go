@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"time"
@@ -324,6 +325,11 @@ func (r *peerRun) exit(done bool) int {
 // sending data that failed its hash.
 func (r *peerRun) reportBadPeers() {
 	for _, ip := range r.cl.BadPeerIPs() {
+		// The client may list an IPv4 peer in its IPv4-mapped IPv6 form;
+		// report the address the fleet knows the host by.
+		if a, err := netip.ParseAddr(ip); err == nil {
+			ip = a.Unmap().String()
+		}
 		if r.badSeen == nil {
 			r.badSeen = map[string]bool{}
 		}
