@@ -95,13 +95,17 @@ func fileSHA256(t *testing.T, path string) string {
 
 // hostResult and report mirror `murderctl deploy --json`.
 type hostResult struct {
-	Host       string `json:"host"`
-	Status     string `json:"status"`
-	Reason     string `json:"reason"`
-	Dest       string `json:"dest"`
-	Downloaded int64  `json:"downloaded"`
-	Running    int64  `json:"running_ns"`
-	Completed  int64  `json:"completed_ns"`
+	Host       string   `json:"host"`
+	Status     string   `json:"status"`
+	Reason     string   `json:"reason"`
+	Dest       string   `json:"dest"`
+	Downloaded int64    `json:"downloaded"`
+	Running    int64    `json:"running_ns"`
+	Completed  int64    `json:"completed_ns"`
+	ExitCode   int      `json:"exit_code"`
+	Uploaded   int64    `json:"uploaded"`
+	Stderr     string   `json:"stderr"`
+	BadPeers   []string `json:"bad_peers"`
 }
 
 type report struct {
