@@ -126,9 +126,16 @@ type run struct {
 
 func runMurderctl(t *testing.T, f *testfleet.Fleet, timeout time.Duration, args ...string) run {
 	t.Helper()
+	return runControl(t, f, timeout, murderctl(), args...)
+}
+
+// runControl runs name (murderctl, or a wrapper that execs it) on the
+// control node like runMurderctl.
+func runControl(t *testing.T, f *testfleet.Fleet, timeout time.Duration, name string, args ...string) run {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := f.ControlCommand(ctx, murderctl(), args...)
+	cmd := f.ControlCommand(ctx, name, args...)
 	cmd.Env = f.ControlEnv()
 	var stdout, stderr limitedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

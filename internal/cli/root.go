@@ -47,7 +47,9 @@ func Main(args []string) int {
 	if err != nil {
 		var ee *ExitError
 		if !(asExit(err, &ee) && ee.Err == nil) {
-			fmt.Fprintf(ios.ErrOut, "murderctl: %v\n", err)
+			// One line: joined errors (an inventory tried as YAML, then
+			// as INI) are separated by "; ".
+			fmt.Fprintf(ios.ErrOut, "murderctl: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 		}
 	}
 	return code
