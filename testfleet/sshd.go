@@ -303,7 +303,9 @@ func waitAnchor(ctx context.Context, a *proc) error {
 // waitSSH waits until host h answers with an SSH banner on port 22, dialing
 // from the control namespace.
 func (f *Fleet) waitSSH(ctx context.Context, h *Host) error {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	// Generous: on a loaded two-core machine bringing up a big fleet while
+	// other tests run, a host can take many seconds to answer.
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	addr := net.JoinHostPort(h.IP.String(), "22")
 	for {
