@@ -219,6 +219,12 @@ func inNetns(ns string, fn func() error) error {
 			errc <- fmt.Errorf("testfleet: enter namespace %s: %w", ns, err)
 			return
 		}
+		// Belt and braces: never let fn's traffic leave from the machine's
+		// own namespace, whose default route leads off the machine.
+		if !sameNetns("/proc/thread-self/ns/net", netnsDir+"/"+ns) {
+			errc <- fmt.Errorf("testfleet: thread is not in namespace %s after setns", ns)
+			return // thread stays locked and is discarded
+		}
 		err = fn()
 		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
@@ -226,6 +232,15 @@ func inNetns(ns string, fn func() error) error {
 		errc <- err
 	}()
 	return <-errc
+}
+
+// sameNetns reports whether two namespace files name the same namespace.
+func sameNetns(a, b string) bool {
+	var sa, sb unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // ControlDial connects from the control node's namespace, so in-process
