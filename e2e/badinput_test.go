@@ -162,7 +162,7 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("destination parent is a file", func(t *testing.T) {
 		r := runMurderctl(t, f, 2*time.Minute, "deploy", "-i", inv, src, "--dest", "/srv/afile/pkg.bin")
-		hostErr(t, r, 2, "FAILED!", allBut(hosts, -1), "/srv/afile")
+		hostErr(t, r, 2, "FAILED!", allBut(hosts, -1), "destination parent /srv/afile is not a directory")
 		unchanged(t)
 	})
 

@@ -136,6 +136,7 @@ func (h *hostRun) probeAndPush(ctx context.Context) error {
 // file's name.
 const destCheck = `d=$1; case "$d" in ""|*/) p="${d:-./}$2";; *) if [ -d "$d" ]; then p="$d/$2"; else p=$d; fi;; esac; ` +
 	`dir=$(dirname -- "$p"); ` +
+	`if [ -e "$dir" ] && [ ! -d "$dir" ]; then echo "destination parent $dir is not a directory" >&2; exit 64; fi; ` +
 	`if [ ! -d "$dir" ]; then echo "destination directory $dir does not exist" >&2; exit 64; fi; ` +
 	`if [ ! -w "$dir" ]; then echo "destination directory $dir is not writable" >&2; exit 65; fi; ` +
 	`if [ -d "$p" ]; then echo "destination $p is a directory" >&2; exit 66; fi`
