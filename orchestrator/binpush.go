@@ -65,11 +65,12 @@ func (h *hostRun) pushBinary(ctx context.Context) error {
 		return fmt.Errorf("push peer binary: %w", err)
 	}
 	q := sshx.Quote
-	// The traps remove the temporary files also when a cancel's SIGTERM
-	// cuts the script short.
-	script := fmt.Sprintf(`umask 077; tmp=$(mktemp %s) || exit 1; trap 'rm -f "$tmp" %s' EXIT; trap 'exit 143' HUP INT TERM; `+
-		`gzip -dc < %s > "$tmp" && chmod 700 "$tmp" && printf '%%s  %%s\n' %s "$tmp" | sha256sum -c --status && mv -f "$tmp" %s`,
-		q(final+".unpack-XXXXXX"), q(gzPath), q(gzPath), h.binary.SHA256, q(final))
+	// The traps remove the temporary file also when a cancel's SIGTERM cuts
+	// the script short. The archive stays beside the binary: the host's
+	// peer serves it to hosts that fetch the binary from the fleet.
+	script := fmt.Sprintf(`umask 077; tmp=$(mktemp %s) || exit 1; trap 'rm -f "$tmp"' EXIT; trap 'exit 143' HUP INT TERM; `+
+		`gzip -dc < %s > "$tmp" && chmod 700 "$tmp" && printf '%%s  %%s\n' %s "$tmp" | sha256sum -c --status && mv -f "$tmp" %s || { rm -f %s; exit 1; }`,
+		q(final+".unpack-XXXXXX"), q(gzPath), h.binary.SHA256, q(final), q(gzPath))
 	return h.runSetup(ctx, "unpack peer binary", script)
 }
 
@@ -85,12 +86,16 @@ func (h *hostRun) fetchBinary(ctx context.Context, addr string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	// A private temporary name per attempt: a timed-out attempt whose cat
-	// still runs must never share an inode with the binary we exec.
+	// Private temporary names per attempt: a timed-out attempt whose cat
+	// still runs must never share an inode with the binary we exec. The
+	// archive is kept, so this host can serve it in turn.
+	final := h.binaryPath()
 	fetch := `exec 3<>"/dev/tcp/$1/$2" && cat <&3 > "$3"`
-	script := fmt.Sprintf(`umask 077; tmp=$(mktemp %s) || exit 1; trap 'rm -f "$tmp"' EXIT; trap 'exit 143' HUP INT TERM; `+
-		`timeout %d bash -c %s fetch %s %s "$tmp" && chmod 700 "$tmp" && printf '%%s  %%s\n' %s "$tmp" | sha256sum -c --status && mv -f "$tmp" %s`,
-		sshx.Quote(h.binaryPath()+".fetch-XXXXXX"), int(fetchTimeout/time.Second), sshx.Quote(fetch), sshx.Quote(ip), sshx.Quote(port), h.binary.SHA256, sshx.Quote(h.binaryPath()))
+	q := sshx.Quote
+	script := fmt.Sprintf(`umask 077; gz=$(mktemp %s) && tmp=$(mktemp %s) || exit 1; trap 'rm -f "$gz" "$tmp"' EXIT; trap 'exit 143' HUP INT TERM; `+
+		`timeout %d bash -c %s fetch %s %s "$gz" && gzip -dc < "$gz" > "$tmp" && chmod 700 "$tmp" && printf '%%s  %%s\n' %s "$tmp" | sha256sum -c --status && `+
+		`mv -f "$gz" %s && mv -f "$tmp" %s`,
+		q(final+".fetch-XXXXXX"), q(final+".unpack-XXXXXX"), int(fetchTimeout/time.Second), q(fetch), q(ip), q(port), h.binary.SHA256, q(final+".gz"), q(final))
 	return h.runSetup(ctx, "fetch peer binary from "+addr, script)
 }
 

@@ -83,15 +83,16 @@ func TestDeploy(t *testing.T) {
 		if l := leftovers(t, h.home); len(l) > 0 {
 			t.Errorf("%s: leftovers %v", h.target.Name, l)
 		}
-		// The cache keeps the content-addressed peer binary and its
-		// verification stamp only: the peer removes its torrent when done.
+		// The cache keeps the content-addressed peer binary, its archive
+		// (served to other hosts) and its verification stamp only: the peer
+		// removes its torrent when done.
 		ents, _ := os.ReadDir(filepath.Join(h.home, remoteDir))
 		var names []string
 		for _, e := range ents {
 			names = append(names, e.Name())
 		}
-		if len(names) != 2 || !cacheEntry.MatchString(names[0]) || names[1] != names[0]+".ok" || strings.HasSuffix(names[0], ".ok") {
-			t.Errorf("%s: cache holds %v, want only peer-<sha256> and its .ok stamp", h.target.Name, names)
+		if len(names) != 3 || !cacheEntry.MatchString(names[0]) || names[1] != names[0]+".gz" || names[2] != names[0]+".ok" {
+			t.Errorf("%s: cache holds %v, want only peer-<sha256>, its .gz archive and its .ok stamp", h.target.Name, names)
 		}
 		if st, err := os.Stat(filepath.Join(h.home, remoteDir)); err != nil || st.Mode().Perm() != 0o700 {
 			t.Errorf("%s: cache dir mode %v, want 0700", h.target.Name, st.Mode().Perm())

@@ -156,7 +156,7 @@ func targetsOf(hosts []*testHost) []Target {
 
 // cacheEntry is what murderctl's cache directory on a host may hold after
 // a deploy: content-addressed peer binaries and per-deploy torrents.
-var cacheEntry = regexp.MustCompile(`^(peer-[0-9a-f]{64}(\.ok)?|[0-9a-f]{40}\.torrent)$`)
+var cacheEntry = regexp.MustCompile(`^(peer-[0-9a-f]{64}(\.ok|\.gz)?|[0-9a-f]{40}\.torrent)$`)
 
 // leftovers lists temporary files under dir that a finished or aborted
 // deploy must not leave: download parts, upload temp dirs, and anything in

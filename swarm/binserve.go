@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,15 +15,20 @@ import (
 // reader cannot pin a goroutine for the life of the peer.
 const binaryServeTimeout = 2 * time.Minute
 
-// serveBinary listens on bindIP (all addresses when empty) and streams this
-// process's own executable to every connection from an allowed IP, then
-// closes it. The protocol is raw bytes, so a host with nothing but bash can
-// fetch with /dev/tcp; the fetching side checks the SHA-256 before use.
-// It returns the port; serving stops when ctx ends.
+// serveBinary listens on bindIP (all addresses when empty) and streams the
+// gzip archive of this process's own executable (kept beside it as
+// <executable>.gz) to every connection from an allowed IP, then closes it.
+// The protocol is raw bytes, so a host with nothing but bash can fetch with
+// /dev/tcp; the fetching side checks the SHA-256 of what it unpacks before
+// use. It returns the port; serving stops when ctx ends.
 func serveBinary(ctx context.Context, bindIP string, allowed []string, log *slog.Logger) (int, error) {
-	self, err := os.Executable()
+	exe, err := os.Executable()
 	if err != nil {
 		return 0, err
+	}
+	self := exe + ".gz"
+	if _, err := os.Stat(self); err != nil {
+		return 0, fmt.Errorf("no archive to serve: %w", err)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(bindIP, "0"))
 	if err != nil {
