@@ -89,7 +89,7 @@ func TestSecurity(t *testing.T) {
 			}
 			entries, _ := os.ReadDir(h.Path("/root/.cache/murderctl"))
 			for _, e := range entries {
-				// The binary, its verification stamp, this run's torrent.
+				// The binary, its archive, its verification stamp, this run's torrent.
 				n := e.Name()
 				if !cacheRE.MatchString(n) {
 					t.Errorf("%s: unexpected file in the cache: %s", h.Name, n)
@@ -220,7 +220,7 @@ func assertMode(t *testing.T, host, path string, want, mask os.FileMode) {
 	}
 }
 
-var cacheRE = regexp.MustCompile(`^(peer-[0-9a-f]{64}(\.ok)?|[0-9a-f]{40}\.torrent)$`)
+var cacheRE = regexp.MustCompile(`^(peer-[0-9a-f]{64}(\.ok|\.gz)?|[0-9a-f]{40}\.torrent)$`)
 
 var ssPortRE = regexp.MustCompile(`:(\d+)\s+\S+\s+users:\(\("[^"]*",pid=(\d+),`)
 

@@ -70,6 +70,11 @@ failed; 5 bad options; 99 interrupted.`,
 			if opts.Forks < 0 {
 				return badOptions("--forks must be positive")
 			}
+			// Below this, healthy hosts waiting out a dead host's pieces (the
+			// swarm falls back to the origin after 10s) would be killed.
+			if opts.StallTimeout > 0 && opts.StallTimeout < 15*time.Second {
+				return badOptions("--stall-timeout must be at least 15s (or negative to disable), got %s", opts.StallTimeout)
+			}
 			if runF != nil {
 				return runF(opts)
 			}
