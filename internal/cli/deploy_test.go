@@ -217,7 +217,7 @@ d1 ansible_host=10.0.0.3
 				}
 			}},
 		{"flags override ansible.cfg; JSON", []string{"-i", inv, "-u", "flaguser", "-f", "2", "--connect-timeout", "1s",
-			"--peer-binary-dir", "/opt/bin", "--piece-size", "65536", "--timeout", "1m", "--stall-timeout", "5s", "--json", "src.bin"},
+			"--peer-binary-dir", "/opt/bin", "--piece-size", "65536", "--timeout", "1m", "--stall-timeout", "25s", "--json", "src.bin"},
 			func(ts []orchestrator.Target) orchestrator.Results {
 				return orchestrator.Results{{Host: "w1", Status: orchestrator.StatusOK}, {Host: "w2", Status: orchestrator.StatusUnreachable, Reason: "refused"}}
 			}, ExitUnreachable,
@@ -225,7 +225,7 @@ d1 ansible_host=10.0.0.3
 				if len(got.Targets) != 3 || got.Targets[0].SSH.User != "flaguser" || got.Targets[1].SSH.User != "deployer" {
 					t.Errorf("targets %+v", got.Targets)
 				}
-				if got.Targets[0].SSH.ConnectTimeout != time.Second || got.Forks != 2 || got.PieceLength != 65536 || got.StallTimeout != 5*time.Second ||
+				if got.Targets[0].SSH.ConnectTimeout != time.Second || got.Forks != 2 || got.PieceLength != 65536 || got.StallTimeout != 25*time.Second ||
 					got.Timeout != time.Minute || !reflect.DeepEqual(got.Binaries.Dirs, []string{"/opt/bin"}) {
 					t.Errorf("deploy options %+v", got)
 				}
