@@ -203,7 +203,7 @@ func testStalledPeer(t *testing.T, f *testfleet.Fleet, inv string) {
 	n, frozen := len(f.Hosts), 2
 	src, sum := randomFile(t, "stall.bin", size)
 	bg := startMurderctl(t, f, 4*time.Minute, "deploy", "-i", inv, src, "--dest", "/srv/", "--json",
-		"--timeout", "3m", "--stall-timeout", "8s")
+		"--timeout", "3m", "--stall-timeout", "15s")
 	var pid int
 	if !waitFor(60*time.Second, func() bool {
 		if ps := peerProcs(t, f, frozen); len(ps) == 1 {
