@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,6 +80,7 @@ func BenchmarkAnsibleCopy(b *testing.B) {
 		r.Result += fmt.Sprintf(", %d/%d wrong or missing", len(bad), n)
 	}
 	record(b, r)
+	slices.Sort(done)
 	b.Logf("per-host completion (s): %v\ncontrol tx and CPU per second:\n%s", secondsList(done), m.timeline(size))
 	if r.Result != "ok" {
 		b.Errorf("ansible-playbook copy: %s\n%s", r.Result, tail(string(out)))

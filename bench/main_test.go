@@ -158,7 +158,23 @@ func printTable(w *os.File, took time.Duration) {
 	if len(table.rows) == 0 {
 		return
 	}
-	sort.Slice(table.rows, func(i, j int) bool { return table.rows[i].order < table.rows[j].order })
+	// murderctl first, then the references, each in the order they ran.
+	rank := func(r row) int {
+		switch {
+		case strings.HasPrefix(r.Case, "murderctl"):
+			return 0
+		case strings.HasPrefix(r.Case, "ansible"):
+			return 1
+		}
+		return 2
+	}
+	sort.Slice(table.rows, func(i, j int) bool {
+		a, b := table.rows[i], table.rows[j]
+		if rank(a) != rank(b) {
+			return rank(a) < rank(b)
+		}
+		return a.order < b.order
+	})
 	h := append([]string(nil), header...)
 	h[12] = fmt.Sprintf(h[12], numCPU())
 	fmt.Fprintf(w, "\n## Fleet benchmark (%s, run took %s)\n\n", time.Now().Format(time.DateOnly), took.Round(time.Second))

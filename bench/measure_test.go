@@ -88,6 +88,9 @@ type meter struct {
 	done    sync.WaitGroup
 	mu      sync.Mutex
 	samples []sample
+	split0  cpuSplit
+	split   cpuSplit // by kind, set by finish
+	procs   *procTracker
 }
 
 type sample struct {
@@ -106,6 +109,7 @@ func startMeter(b *testing.B, f *testfleet.Fleet) *meter {
 	if m.cpu0, err = cpuTicks(); err != nil {
 		b.Fatal(err)
 	}
+	m.split0, m.procs = readCPUSplit(), newProcTracker()
 	m.start = time.Now()
 	m.done.Add(1)
 	go func() {
@@ -121,6 +125,7 @@ func startMeter(b *testing.B, f *testfleet.Fleet) *meter {
 				c, _ := cpuTicks()
 				m.mu.Lock()
 				m.samples = append(m.samples, sample{time.Since(m.start), tx - m.tx0, c - m.cpu0})
+				m.procs.scan()
 				m.mu.Unlock()
 			}
 		}
@@ -135,14 +140,18 @@ func (m *meter) finish() (time.Duration, int64, cpuUse) {
 	c, _ := cpuTicks()
 	close(m.stop)
 	m.done.Wait()
+	m.split = readCPUSplit().sub(m.split0)
+	m.procs.scan()
 	return wall, tx - m.tx0, cpuUse{Seconds: float64(c-m.cpu0) / clkTck}
 }
 
-// timeline is the per-second control tx and CPU, for the log.
+// timeline is the CPU split (by kind and by program, see procTracker) and
+// the per-second control tx and CPU, for the log. Call it after finish.
 func (m *meter) timeline(size int64) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var sb strings.Builder
+	fmt.Fprintf(&sb, "  CPU by kind: %s\n  CPU by program (at least): %s\n", m.split, m.procs.byProgram())
 	var prev sample
 	for _, s := range m.samples {
 		dt := (s.at - prev.at).Seconds()

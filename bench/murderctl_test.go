@@ -61,11 +61,19 @@ func benchMurderctl(b *testing.B, n int, mbit float64) {
 	src, sum := randomFile(b, "payload.bin", size)
 	T := measureT(b, f, src)
 
-	// Warm-up, not timed: every host caches the peer binary.
+	// Warm-up, not timed: every host caches the peer binary. A host that
+	// fails it is logged (that is a finding too) and the warm-up retried.
 	warm, _ := randomFile(b, "warm.bin", 64<<10)
-	code, _, stderr, err := runDeploy(b, f, 10*time.Minute, "deploy", "-i", inv, warm, "--dest", "/srv/warm.bin", "--json")
-	if err != nil || code != 0 {
-		b.Fatalf("warm-up deploy: exit %d, %v\nstderr: %s", code, err, tail(stderr))
+	for try := 1; ; try++ {
+		code, stdout, stderr, err := runDeploy(b, f, 10*time.Minute, "deploy", "-i", inv, warm, "--dest", "/srv/warm.bin", "--json")
+		if err == nil && code == 0 {
+			break
+		}
+		b.Logf("warm-up deploy %d: exit %d, %v; failed hosts: %s\nstderr: %s", try, code, err, failedHosts(stdout), tail(stderr))
+		if try == 3 {
+			b.Fatalf("warm-up deploy failed %d times", try)
+		}
+		time.Sleep(2 * time.Second)
 	}
 	time.Sleep(2 * time.Second) // let the warm-up peers exit and the links drain
 
@@ -116,8 +124,25 @@ func benchMurderctl(b *testing.B, n int, mbit float64) {
 	b.Logf("per-host timeline (s since start), seeder sent %.2fS:\n%s\ncontrol tx and CPU per second:\n%s",
 		float64(rep.SeederUploaded)/float64(size), hostTimeline(rep), m.timeline(size))
 	if r.Result != "ok" {
+		b.Logf("failed hosts: %s", failedHosts(stdout))
 		b.Errorf("murderctl deploy to %d hosts: %s\nstderr: %s", n, r.Result, tail(stderr))
 	}
+}
+
+// failedHosts names the hosts a --json report has failed or unreachable,
+// with their reasons.
+func failedHosts(stdout string) string {
+	var rep report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		return "(no JSON report: " + err.Error() + ")"
+	}
+	var out []string
+	for _, h := range rep.Results {
+		if h.Status != "ok" && h.Status != "changed" {
+			out = append(out, fmt.Sprintf("%s %s: %s", h.Host, h.Status, h.Reason))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // hostTimeline lists each host's running and completed times, sorted by
