@@ -168,8 +168,21 @@ func TestSweepRemovesLeftovers(t *testing.T) {
 	if err := orphan.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { orphan.Process.Kill() })
 	done := make(chan error, 1)
 	go func() { done <- orphan.Wait() }()
+	// Sweep finds processes by namespace: wait until the orphan is in it
+	// (ip netns exec has to enter it first).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+		if len(strings.TrimSpace(string(out))) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the orphan never entered its namespace")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	dir := filepath.Join(os.TempDir(), ns+"-leftover")
 	if err := os.MkdirAll(filepath.Join(dir, "h01/root"), 0o700); err != nil {
 		t.Fatal(err)
