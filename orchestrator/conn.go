@@ -38,6 +38,9 @@ type Target struct {
 	SSH sshx.Config
 	// Vars are the host's merged inventory variables, for callers that want them.
 	Vars map[string]any
+	// BecomeUser, when set, is the user the peer runs as, through
+	// passwordless sudo (ansible_become with ansible_become_method=sudo).
+	BecomeUser string
 }
 
 // SSHDialer dials real hosts with sshx.

@@ -147,7 +147,7 @@ func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[st
 	q := sshx.Quote
 	script := `uname -s; uname -m; printf '%s\n' "$HOME"; ` +
 		`if command -v bash >/dev/null 2>&1; then echo bash; else echo nobash; fi; ` +
-		`sh -c ` + q(destCheck) + ` dest ` + q(h.d.opts.Dest) + ` ` + q(h.d.name) + ` || exit; ` +
+		h.asBecome() + `sh -c ` + q(destCheck) + ` dest ` + q(h.d.opts.Dest) + ` ` + q(h.d.name) + ` || exit; ` +
 		`if [ -d ` + remoteDir + ` ]; then echo dir; ls -1a ` + remoteDir + `; else echo nodir; fi`
 	var out, errb bytes.Buffer
 	code, err := h.conn.Run(ctx, script, nil, &out, &errb)
@@ -172,6 +172,15 @@ func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[st
 		cached[l] = true
 	}
 	return goos, goarch, cached, nil
+}
+
+// asBecome prefixes a command so it runs as the target's become user
+// (passwordless sudo, which fails at once rather than prompt), or is empty.
+func (h *hostRun) asBecome() string {
+	if h.t.BecomeUser == "" {
+		return ""
+	}
+	return "sudo -n -u " + sshx.Quote(h.t.BecomeUser) + " -- "
 }
 
 // servesBinary says whether this host's peer can relay the binary to
@@ -199,8 +208,8 @@ func (h *hostRun) launchCommand() string {
 	// binary on every launch would cost each host tens of milliseconds of
 	// CPU for nothing.
 	return fmt.Sprintf(`umask 077; if [ "$(stat -c %%s:%%Y:%%i %s 2>/dev/null)" != "$(cat %s 2>/dev/null)" ]; then `+
-		`printf '%%s  %%s\n' %s %s | sha256sum -c --status || { rm -f %s %s; exit %d; }; stat -c %%s:%%Y:%%i %s > %s; fi; exec %s peer`,
-		f, stamp, h.binary.SHA256, f, f, stamp, exitBinaryMismatch, f, stamp, f)
+		`printf '%%s  %%s\n' %s %s | sha256sum -c --status || { rm -f %s %s; exit %d; }; stat -c %%s:%%Y:%%i %s > %s; fi; exec %s%s peer`,
+		f, stamp, h.binary.SHA256, f, f, stamp, exitBinaryMismatch, f, stamp, h.asBecome(), f)
 }
 
 // peerConfig is what this host's peer is told on its stdin.

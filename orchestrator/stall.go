@@ -77,7 +77,7 @@ func (h *hostRun) kill(ctx context.Context, pid int) {
 	}
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := h.conn.Run(kctx, "kill -KILL "+strconv.Itoa(pid), nil, io.Discard, io.Discard); err != nil {
+	if _, err := h.conn.Run(kctx, h.asBecome()+"kill -KILL "+strconv.Itoa(pid), nil, io.Discard, io.Discard); err != nil {
 		h.d.log.Warn("kill stalled peer", "host", h.t.Name, "pid", pid, "err", err)
 	}
 }

@@ -53,7 +53,29 @@ func TargetFromHost(h *inventory.Host, d inventory.ConnDefaults, o TargetOptions
 			return Target{}, fmt.Errorf("host %s: ansible_ssh_common_args/extra_args: %w", h.Name, err)
 		}
 	}
-	return Target{Name: h.Name, SSH: cfg, Vars: h.Vars}, nil
+	t := Target{Name: h.Name, SSH: cfg, Vars: h.Vars}
+	if c.Become {
+		if err := checkBecome(c); err != nil {
+			return Target{}, fmt.Errorf("host %s: %w", h.Name, err)
+		}
+		t.BecomeUser = c.BecomeUser
+	}
+	return t, nil
+}
+
+// checkBecome accepts what the peer launch can honour: sudo to root with
+// no password. The peer binary lives in the login user's private cache,
+// which root can read and no other user can.
+func checkBecome(c inventory.Connection) error {
+	switch {
+	case c.BecomeMethod != "sudo":
+		return fmt.Errorf("ansible_become_method=%s is not supported: murderctl becomes with sudo only", c.BecomeMethod)
+	case c.BecomeUser != "root":
+		return fmt.Errorf("ansible_become_user=%s is not supported: murderctl can become root only", c.BecomeUser)
+	case c.BecomePassword != "":
+		return fmt.Errorf("ansible_become_password is not supported: allow the login user passwordless sudo (NOPASSWD) for the deploy")
+	}
+	return nil
 }
 
 func expandHome(p, home string) string {
