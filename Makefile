@@ -27,10 +27,12 @@ vet:
 	$(GO) vet ./...
 
 # Everything: vet, unit tests with the race detector, a short fuzz seed run,
-# and the end-to-end tests on the real OpenSSH fleet (root).
+# the README's demo command as written, and the end-to-end tests on the real
+# OpenSSH fleet (root).
 test: vet
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /e2e -e /bench)
 	$(MAKE) fuzz FUZZTIME=5s
+	$(GO) run ./cmd/murderctl demo
 	$(GO) test -count=1 -v -timeout 40m ./e2e/
 
 test-unit:
