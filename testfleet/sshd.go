@@ -279,7 +279,37 @@ func (f *Fleet) startHost(ctx context.Context, h *Host) error {
 		return err
 	}
 	h.sshd = s
-	return f.waitSSH(ctx, h)
+	err = f.waitSSH(ctx, h)
+	if err == nil || !h.sshd.alive() || ctx.Err() != nil {
+		return err
+	}
+	// sshd listens but its address does not answer: seen rarely on a
+	// loaded machine running several fleets. Record the link state, bring
+	// both ends up again, and give it one more chance.
+	diag := f.linkDiag(ctx, h)
+	sw := f.nsName("sw")
+	_ = run(ctx, "ip", "-n", sw, "link", "set", h.Name, "master", "br0", "up")
+	_ = run(ctx, "ip", "-n", h.Netns, "link", "set", "eth0", "up")
+	if err2 := f.waitSSH(ctx, h); err2 != nil {
+		return fmt.Errorf("%w; link state: %s", err2, diag)
+	}
+	f.log.Warn("host answered only after its link was brought up again", "host", h.Name, "link_state", diag)
+	return nil
+}
+
+// linkDiag describes host h's link from both ends, for error messages.
+func (f *Fleet) linkDiag(ctx context.Context, h *Host) string {
+	var b strings.Builder
+	for _, c := range [][]string{
+		{"ip", "-n", h.Netns, "-br", "addr"},
+		{"ip", "-n", f.nsName("sw"), "-br", "link", "show", h.Name},
+		{"ip", "-n", f.ControlNetns(), "neigh", "show", h.IP.String()},
+		{"tc", "-n", h.Netns, "-s", "qdisc", "show", "dev", "eth0"},
+	} {
+		out, _ := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput()
+		fmt.Fprintf(&b, "[%s] %s ", strings.Join(c, " "), strings.Join(strings.Fields(string(out)), " "))
+	}
+	return b.String()
 }
 
 // waitAnchor waits until the anchor script has made its mounts and become
