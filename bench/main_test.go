@@ -18,6 +18,9 @@ import (
 var (
 	sizeFlag = flag.Int64("size", 32<<20, "file size S in bytes for every case")
 	keepLogs = flag.Bool("keep-logs", false, "keep the benchmark's work directory (logs, JSON reports) and print its path")
+	// deployArgs lets a run compare settings side by side, e.g.
+	// -deploy.args='--peer-connections 8'.
+	deployArgs = flag.String("deploy.args", "", "extra flags for the timed murderctl deploy (space-separated)")
 )
 
 // work is this run's directory: built binaries, source files, logs.

@@ -79,7 +79,8 @@ func benchMurderctl(b *testing.B, n int, mbit float64) {
 
 	r := row{Case: "murderctl", N: n, Size: size, Mbit: mbit, T: T}
 	m := startMeter(b, f)
-	code, stdout, stderr, err := runDeploy(b, f, deadline(T, 15), "deploy", "-i", inv, src, "--dest", "/srv/", "--json")
+	args := append([]string{"deploy", "-i", inv, src, "--dest", "/srv/", "--json"}, strings.Fields(*deployArgs)...)
+	code, stdout, stderr, err := runDeploy(b, f, deadline(T, 15), args...)
 	r.Wall, r.CtlTx, r.CPU = m.finish()
 	os.WriteFile(filepath.Join(work, fmt.Sprintf("murderctl-N%d-%gMbit.json", n, mbit)), []byte(stdout), 0o644)
 	os.WriteFile(filepath.Join(work, fmt.Sprintf("murderctl-N%d-%gMbit.stderr", n, mbit)), []byte(stderr), 0o644)
