@@ -239,7 +239,12 @@ func (h *hostRun) peerConfig(tunnelAddr string) swarm.PeerConfig {
 		cfg.BindIP = h.t.SSH.Host
 	}
 	cfg.ServeBinary = h.servesBinary()
-	cfg.MaxConns = h.d.opts.PeerConns
+	switch {
+	case h.d.opts.PeerConns == 0:
+		cfg.MaxConns = DefaultPeerConns
+	case h.d.opts.PeerConns > 0:
+		cfg.MaxConns = h.d.opts.PeerConns
+	}
 	cfg.FaultCorruptUploads = slices.Contains(h.d.opts.Faults.CorruptHosts, h.t.Name)
 	if tunnelAddr != "" {
 		// Announces arrive through the tunnel from loopback: say where the

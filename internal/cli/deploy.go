@@ -96,7 +96,7 @@ failed; 5 bad options; 99 interrupted.`,
 	f.StringVar(&opts.BindAddr, "bind-addr", "", "local address the tracker and seeder listen on (default: all)")
 	f.StringVar(&opts.PeerBinaryDir, "peer-binary-dir", "", "directory holding murderctl-<os>-<arch> peer binaries")
 	f.DurationVar(&opts.StallTimeout, "stall-timeout", orchestrator.DefaultStallTimeout, "fail a host whose peer makes no progress for this long, and kill its peer (negative: never)")
-	f.IntVar(&opts.PeerConns, "peer-connections", 0, "cap each peer's connections to other peers (default: 80)")
+	f.IntVar(&opts.PeerConns, "peer-connections", 0, fmt.Sprintf("cap each peer's connections to other peers (0: %d; negative: the torrent library's 80)", orchestrator.DefaultPeerConns))
 	f.BoolVar(&opts.Faults.OriginLeaves, "fault-origin-leaves", false, "test fault: stop the origin once every piece was sent once")
 	f.StringArrayVar(&opts.Faults.CorruptHosts, "fault-corrupt-host", nil, "test fault: this host's peer, if it already has the file, serves corrupt data")
 	for _, name := range []string{"fault-origin-leaves", "fault-corrupt-host"} {
