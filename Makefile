@@ -9,7 +9,7 @@ LDFLAGS   = -s -w
 TAGS      = noboltdb,nosqlite,disable_libutp
 PLATFORMS ?= linux/amd64 linux/arm64
 
-.PHONY: build cross test test-unit test-e2e fuzz bench demo goldens vet clean
+.PHONY: deps build cross test test-unit test-e2e fuzz bench demo goldens vet clean
 
 build:
 	$(GOFLAGS_STATIC) $(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/murderctl ./cmd/murderctl
@@ -29,11 +29,15 @@ vet:
 # Everything: vet, unit tests with the race detector, a short fuzz seed run,
 # the README's demo command as written, and the end-to-end tests on the real
 # OpenSSH fleet (root).
-test: vet
+test: deps vet
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /e2e -e /bench)
 	$(MAKE) fuzz FUZZTIME=5s
 	$(GO) run ./cmd/murderctl demo
 	$(GO) test -count=1 -v -timeout 40m ./e2e/
+
+# What the tests need from Debian's packages, installed when missing.
+deps:
+	bash scripts/test-deps
 
 test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /e2e -e /bench)
