@@ -65,11 +65,14 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 		return nil, err
 	}
 	keyPath := filepath.Join(f.Dir, "id_ed25519")
-	userKey, err := newKey(keyPath)
+	userKey, err := sshserver.NewKeyPair()
 	if err != nil {
 		return nil, err
 	}
-	hostKey, err := newKey("")
+	if err := userKey.WritePrivateKey(keyPath); err != nil {
+		return nil, err
+	}
+	hostKey, err := sshserver.NewKeyPair()
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +90,8 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 			return nil, err
 		}
 		srv, err := sshserver.Start(ctx, sshserver.Options{
-			Addr: net.JoinHostPort(ip, "0"), HostKey: hostKey,
-			AuthorizedKeys: []ssh.PublicKey{userKey.PublicKey()}, Home: home, Logger: o.Logger,
+			Addr: net.JoinHostPort(ip, "0"), HostKey: hostKey.Signer,
+			AuthorizedKeys: []ssh.PublicKey{userKey.Public()}, Home: home, Logger: o.Logger,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("start demo host %s: %w", ip, err)
@@ -97,7 +100,7 @@ func Start(ctx context.Context, o Options) (f *Fleet, err error) {
 		f.HostDirs = append(f.HostDirs, home)
 		port := strconv.Itoa(srv.Addr().(*net.TCPAddr).Port)
 		fmt.Fprintf(&inv, "host%02d ansible_host=%s ansible_port=%s\n", i+1, ip, port)
-		fmt.Fprintf(&kh, "[%s]:%s %s", ip, port, ssh.MarshalAuthorizedKey(hostKey.PublicKey()))
+		kh.WriteString(sshserver.KnownHostsLine(net.JoinHostPort(ip, port), hostKey.Public()) + "\n")
 	}
 	fmt.Fprintf(&inv, "\n[demo:vars]\nansible_user=%s\nansible_ssh_private_key_file=%s\nansible_ssh_common_args='-o UserKnownHostsFile=%s'\n",
 		login, keyPath, knownHosts)
