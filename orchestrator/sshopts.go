@@ -23,8 +23,26 @@ var ignoredSSHOptions = map[string]bool{
 	"preferredauthentications": true, "tcpkeepalive": true,
 }
 
+// sshArgState is what one ansible_ssh_*_args string sets that only makes
+// sense once every option has been read.
+type sshArgState struct {
+	globals []string // GlobalKnownHostsFile entries
+}
+
+// finish adds the global known_hosts files beside the user's (murderctl
+// reads no system-wide file by default).
+func (st *sshArgState) finish(cfg *sshx.Config, home string) {
+	if len(st.globals) == 0 {
+		return
+	}
+	if len(cfg.KnownHostsFiles) == 0 {
+		cfg.KnownHostsFiles = []string{expandHome("~/.ssh/known_hosts", home)}
+	}
+	cfg.KnownHostsFiles = append(cfg.KnownHostsFiles, st.globals...)
+}
+
 // applySSHOption applies one `-o Key=Value` (or `Key Value`) option.
-func applySSHOption(cfg *sshx.Config, opt, home string) error {
+func applySSHOption(cfg *sshx.Config, st *sshArgState, opt, home string) error {
 	key, val, ok := strings.Cut(opt, "=")
 	if !ok {
 		key, val, ok = strings.Cut(strings.TrimSpace(opt), " ")
@@ -40,16 +58,13 @@ func applySSHOption(cfg *sshx.Config, opt, home string) error {
 			cfg.KnownHostsFiles = append(cfg.KnownHostsFiles, expandHome(f, home))
 		}
 	case "globalknownhostsfile":
-		// murderctl reads no system-wide file by default; named ones are
-		// consulted beside the user's.
+		// Kept apart so a later UserKnownHostsFile does not drop them;
+		// applySSHArgs adds them beside the user's files at the end.
+		st.globals = nil
 		for _, f := range strings.Fields(val) {
-			if f == "/dev/null" {
-				continue
+			if f != "/dev/null" {
+				st.globals = append(st.globals, expandHome(f, home))
 			}
-			if len(cfg.KnownHostsFiles) == 0 {
-				cfg.KnownHostsFiles = []string{expandHome("~/.ssh/known_hosts", home)}
-			}
-			cfg.KnownHostsFiles = append(cfg.KnownHostsFiles, expandHome(f, home))
 		}
 	case "stricthostkeychecking":
 		switch strings.ToLower(val) {

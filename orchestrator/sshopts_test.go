@@ -169,3 +169,20 @@ func TestGlobalKnownHostsKeepsUserDefault(t *testing.T) {
 		t.Errorf("KnownHostsFiles = %v, want %v", cfg.KnownHostsFiles, want)
 	}
 }
+
+// The order of the two options does not matter: a UserKnownHostsFile read
+// after a GlobalKnownHostsFile replaces the user's files only.
+func TestGlobalKnownHostsSurvivesLaterUserFile(t *testing.T) {
+	for _, args := range []string{
+		"-o GlobalKnownHostsFile=/g -o UserKnownHostsFile=/u",
+		"-o UserKnownHostsFile=/u -o GlobalKnownHostsFile=/g",
+	} {
+		var cfg sshx.Config
+		if err := applySSHArgs(&cfg, args, "/home/op"); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"/u", "/g"}; !reflect.DeepEqual(cfg.KnownHostsFiles, want) {
+			t.Errorf("%s: KnownHostsFiles = %v, want %v", args, cfg.KnownHostsFiles, want)
+		}
+	}
+}

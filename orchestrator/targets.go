@@ -98,6 +98,7 @@ func applySSHArgs(cfg *sshx.Config, args, home string) error {
 	if err != nil {
 		return fmt.Errorf("cannot split %q: %w", args, err)
 	}
+	var st sshArgState
 	for i := 0; i < len(words); i++ {
 		w := words[i]
 		next := func() (string, error) {
@@ -115,7 +116,7 @@ func applySSHArgs(cfg *sshx.Config, args, home string) error {
 					return err
 				}
 			}
-			if err := applySSHOption(cfg, opt, home); err != nil {
+			if err := applySSHOption(cfg, &st, opt, home); err != nil {
 				return err
 			}
 		case w == "-J":
@@ -123,7 +124,7 @@ func applySSHArgs(cfg *sshx.Config, args, home string) error {
 			if err != nil {
 				return err
 			}
-			if err := applySSHOption(cfg, "ProxyJump="+val, home); err != nil {
+			if err := applySSHOption(cfg, &st, "ProxyJump="+val, home); err != nil {
 				return err
 			}
 		case w == "-p" || w == "-l" || w == "-i":
@@ -132,7 +133,7 @@ func applySSHArgs(cfg *sshx.Config, args, home string) error {
 				return err
 			}
 			opt := map[string]string{"-p": "Port", "-l": "User", "-i": "IdentityFile"}[w]
-			if err := applySSHOption(cfg, opt+"="+val, home); err != nil {
+			if err := applySSHOption(cfg, &st, opt+"="+val, home); err != nil {
 				return err
 			}
 		case w == "-C" || w == "-q" || w == "-v" || w == "-T" || w == "-x" || w == "-4" || w == "-6":
@@ -141,5 +142,6 @@ func applySSHArgs(cfg *sshx.Config, args, home string) error {
 			return fmt.Errorf("unsupported ssh argument %q", w)
 		}
 	}
+	st.finish(cfg, home)
 	return nil
 }
