@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,32 +21,12 @@ import (
 // clkTck is USER_HZ, the unit of /proc/stat (100 on every Linux port).
 const clkTck = 100
 
-// cpuTicks reads the machine's busy CPU time from /proc/stat's "cpu" line:
-// user + nice + system + irq + softirq, in ticks. Softirq is where the
-// veth, bridge and tbf work of the fleet's links lands, so it counts.
+// cpuTicks is the machine's busy CPU time from /proc/stat, in ticks (see
+// readCPUSplit; softirq is where the veth, bridge and tbf work of the
+// fleet's links lands, so it counts).
 func cpuTicks() (int64, error) {
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return 0, fmt.Errorf("read /proc/stat: %w", err)
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fs := strings.Fields(s.Text())
-		if len(fs) < 8 || fs[0] != "cpu" {
-			continue
-		}
-		var busy int64
-		for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
-			v, err := strconv.ParseInt(fs[i], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parse /proc/stat %q: %w", s.Text(), err)
-			}
-			busy += v
-		}
-		return busy, nil
-	}
-	return 0, fmt.Errorf("read /proc/stat: no cpu line")
+	c, err := readCPUSplit()
+	return c.user + c.system + c.softirq, err
 }
 
 // numCPU counts the cpuN lines of /proc/stat.
@@ -109,7 +87,8 @@ func startMeter(b *testing.B, f *testfleet.Fleet) *meter {
 	if m.cpu0, err = cpuTicks(); err != nil {
 		b.Fatal(err)
 	}
-	m.split0, m.procs = readCPUSplit(), newProcTracker()
+	m.split0, _ = readCPUSplit()
+	m.procs = newProcTracker()
 	m.start = time.Now()
 	m.done.Add(1)
 	go func() {
@@ -140,7 +119,8 @@ func (m *meter) finish() (time.Duration, int64, cpuUse) {
 	c, _ := cpuTicks()
 	close(m.stop)
 	m.done.Wait()
-	m.split = readCPUSplit().sub(m.split0)
+	split, _ := readCPUSplit()
+	m.split = split.sub(m.split0)
 	m.procs.scan()
 	return wall, tx - m.tx0, cpuUse{Seconds: float64(c-m.cpu0) / clkTck}
 }

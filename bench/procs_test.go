@@ -14,11 +14,11 @@ import (
 type cpuSplit struct{ user, system, softirq int64 }
 
 // readCPUSplit reads the machine's user (+nice), system (+irq) and softirq
-// ticks.
-func readCPUSplit() cpuSplit {
+// ticks from /proc/stat's "cpu" line.
+func readCPUSplit() (cpuSplit, error) {
 	f, err := os.Open("/proc/stat")
 	if err != nil {
-		return cpuSplit{}
+		return cpuSplit{}, fmt.Errorf("read /proc/stat: %w", err)
 	}
 	defer f.Close()
 	s := bufio.NewScanner(f)
@@ -29,11 +29,13 @@ func readCPUSplit() cpuSplit {
 		}
 		v := make([]int64, 8)
 		for i := 1; i < 8; i++ {
-			v[i], _ = strconv.ParseInt(fs[i], 10, 64)
+			if v[i], err = strconv.ParseInt(fs[i], 10, 64); err != nil {
+				return cpuSplit{}, fmt.Errorf("parse /proc/stat %q: %w", s.Text(), err)
+			}
 		}
-		return cpuSplit{user: v[1] + v[2], system: v[3] + v[6], softirq: v[7]}
+		return cpuSplit{user: v[1] + v[2], system: v[3] + v[6], softirq: v[7]}, nil
 	}
-	return cpuSplit{}
+	return cpuSplit{}, fmt.Errorf("read /proc/stat: no cpu line")
 }
 
 func (a cpuSplit) sub(b cpuSplit) cpuSplit {
