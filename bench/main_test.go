@@ -21,6 +21,7 @@ var (
 	// deployArgs lets a run compare settings side by side, e.g.
 	// -deploy.args='--peer-connections 8'.
 	deployArgs = flag.String("deploy.args", "", "extra flags for the timed murderctl deploy (space-separated)")
+	symbols    = flag.Bool("symbols", false, "build unstripped binaries, for perf or pprof symbols")
 )
 
 // work is this run's directory: built binaries, source files, logs.
@@ -62,9 +63,13 @@ func TestMain(m *testing.M) {
 // build compiles murderctl and murderctl-peer as `make build` does: static,
 // stripped, without the anacrolix storage backends we never use.
 func build(dir string) error {
+	ldflags := "-ldflags=-s -w"
+	if *symbols {
+		ldflags = "-ldflags="
+	}
 	for _, pkg := range []string{"murderctl", "murderctl-peer"} {
 		cmd := exec.Command("go", "build", "-tags", "noboltdb,nosqlite,disable_libutp", "-trimpath",
-			"-ldflags=-s -w", "-o", filepath.Join(dir, pkg), "../cmd/"+pkg)
+			ldflags, "-o", filepath.Join(dir, pkg), "../cmd/"+pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %v\n%s", pkg, err, out)

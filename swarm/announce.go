@@ -24,7 +24,7 @@ const (
 	minAnnounce   = 1 * time.Second
 	maxAnnounce   = 5 * time.Second
 	retryAnnounce = 1 * time.Second
-	numWant       = 200
+	numWant       = 4
 )
 
 // announceStats is what an announce reports about the local peer.

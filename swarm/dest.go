@@ -100,6 +100,14 @@ func openTemp(ctx context.Context, path string, info *metainfo.Info) (*os.File, 
 	return f, nil, err
 }
 
+// adviseRandom turns off readahead on the temp file. Pieces arrive in no
+// order, and readahead around a chunk read for upload or hashing would
+// fill the page cache with zeroes from the still-unwritten (fallocated)
+// parts of the file: measured as a tenth of a peer's CPU at 50 hosts.
+func adviseRandom(f *os.File) {
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM) // advice only
+}
+
 func ownedByUs(st fs.FileInfo) bool {
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	return ok && int(sys.Uid) == os.Geteuid()

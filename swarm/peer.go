@@ -148,6 +148,7 @@ func (r *peerRun) run(ctx context.Context) int {
 			r.tmp = "" // createTemp removes what it created
 			return r.fail(err)
 		}
+		adviseRandom(r.f)
 		var fio fileIO = r.f
 		if wrapDownloadFile != nil {
 			fio = wrapDownloadFile(r.f)
@@ -191,7 +192,9 @@ func (r *peerRun) startTorrent() error {
 	r.t.SetOnWriteChunkError(r.st.fail)
 	if r.st.Have() < r.pt.info.NumPieces() {
 		r.t.DownloadAll()
-		randomizePriorities(r.t, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+		if os.Getenv("MCTL_EXP_RAND") != "" || r.cfg.OriginURL == "" {
+			randomizePriorities(r.t, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+		}
 	}
 	r.t.AddPeers(peerInfos(r.cfg.Seeders, torrent.PeerSourceDirect, true))
 	if r.cfg.OriginURL != "" && r.st.Have() < r.pt.info.NumPieces() {

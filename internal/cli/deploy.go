@@ -1,17 +1,22 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/murderctl/murderctl/orchestrator"
+	"github.com/murderctl/murderctl/swarm"
 )
 
 // DeployOptions hold the deploy command's flags and dependencies.
@@ -36,6 +41,7 @@ type DeployOptions struct {
 	PieceSize      int64
 	StallTimeout   time.Duration
 	PeerConns      int
+	AskBecomePass  bool
 	Faults         orchestrator.Faults
 
 	// Deploy runs the deploy; tests replace it.
@@ -90,6 +96,7 @@ failed; 5 bad options; 99 interrupted.`,
 	f.StringVarP(&opts.User, "user", "u", "", "connect as this user (overrides ansible.cfg remote_user; ansible_user wins)")
 	f.StringVar(&opts.PrivateKey, "private-key", "", "SSH private key file (overrides ansible.cfg private_key_file)")
 	f.StringVar(&opts.PrivateKey, "key-file", "", "alias of --private-key")
+	f.BoolVarP(&opts.AskBecomePass, "ask-become-pass", "K", false, "ask for the sudo password of hosts with ansible_become (ansible_become_password wins)")
 	f.IntVarP(&opts.Forks, "forks", "f", 0, "hosts set up in parallel (default: ansible.cfg forks if set, else 50)")
 	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", 0, "SSH connect timeout (default: ansible.cfg timeout, 10s)")
 	f.StringVar(&opts.AdvertiseAddr, "advertise-addr", "", "address hosts use to reach the tracker and seeder (default: detected per host from its SSH connection)")
@@ -132,6 +139,18 @@ func runDeploy(ctx context.Context, opts *DeployOptions) (*orchestrator.Report, 
 	for _, w := range sel.Warnings {
 		fmt.Fprintf(opts.IO.ErrOut, "[WARNING]: %s\n", w)
 	}
+	if opts.AskBecomePass {
+		pw, err := readBecomePass(opts.IO)
+		if err != nil {
+			return nil, err
+		}
+		// As in Ansible, a host's own ansible_become_password wins over -K.
+		for i := range sel.Targets {
+			if t := &sel.Targets[i]; t.BecomeUser != "" && t.BecomePassword == "" {
+				t.BecomePassword = pw
+			}
+		}
+	}
 	forks := opts.Forks
 	if forks == 0 {
 		forks = sel.Forks
@@ -155,7 +174,7 @@ func runDeploy(ctx context.Context, opts *DeployOptions) (*orchestrator.Report, 
 		Faults:        opts.Faults,
 		Binaries:      bins,
 		BindPeers:     opts.bindPeers,
-		OnEvent:       live.event,
+		OnEvent:       traceEvents(opts.Logger(), live.event),
 		Logger:        opts.Logger(),
 	})
 	live.finish()
@@ -181,4 +200,43 @@ func resultsExit(rs orchestrator.Results) error {
 		return &ExitError{Code: ExitUnreachable}
 	}
 	return nil
+}
+
+// readBecomePass asks for the become password as ansible-playbook -K does:
+// without echo from a terminal, else one line of standard input.
+func readBecomePass(ios *IOStreams) (string, error) {
+	fmt.Fprint(ios.ErrOut, "BECOME password: ")
+	var pw string
+	if f, ok := ios.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(ios.ErrOut)
+		if err != nil {
+			return "", fmt.Errorf("read the become password: %w", err)
+		}
+		pw = string(b)
+	} else {
+		line, err := bufio.NewReader(ios.In).ReadString('\n')
+		fmt.Fprintln(ios.ErrOut)
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			return "", &ExitError{Code: ExitBadOptions, Err: fmt.Errorf("--ask-become-pass: no password on standard input: %w", err)}
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	if strings.ContainsAny(pw, "\n\r\x00") {
+		return "", &ExitError{Code: ExitBadOptions, Err: errors.New("--ask-become-pass: the password holds a newline or NUL")}
+	}
+	return pw, nil
+}
+
+// traceEvents logs every peer event at debug level (-vvv) before passing it
+// on: the per-host timeline of a deploy, for diagnosing a slow host.
+func traceEvents(log *slog.Logger, next func(string, swarm.Event)) func(string, swarm.Event) {
+	if log == nil || !log.Enabled(context.Background(), slog.LevelDebug) {
+		return next
+	}
+	return func(host string, ev swarm.Event) {
+		log.Debug("peer event", "host", host, "event", ev.Event, "have", ev.Have, "total", ev.Total,
+			"down", ev.Downloaded, "up", ev.Uploaded)
+		next(host, ev)
+	}
 }
