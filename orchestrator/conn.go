@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 
 	"github.com/murderctl/murderctl/sshx"
 )
@@ -38,10 +39,20 @@ type Target struct {
 	SSH sshx.Config
 	// Vars are the host's merged inventory variables, for callers that want them.
 	Vars map[string]any
-	// BecomeUser, when set, is the user the peer runs as, through
-	// passwordless sudo (ansible_become with ansible_become_method=sudo).
+	// BecomeUser, when set, is the user the destination check and the peer
+	// run as, through sudo (ansible_become with ansible_become_method=sudo).
 	BecomeUser string
+	// BecomePassword is sudo's password (ansible_become_password, or -K);
+	// empty means sudo -n. It is only ever written to sudo's stdin when
+	// sudo asks for it, never put in argv, logs or output.
+	BecomePassword string `json:"-"`
 }
+
+// String names the target without its secrets (%v of a Target).
+func (t Target) String() string { return t.Name }
+
+// GoString keeps %#v from printing the passwords.
+func (t Target) GoString() string { return "orchestrator.Target{Name: " + strconv.Quote(t.Name) + "}" }
 
 // SSHDialer dials real hosts with sshx.
 type SSHDialer struct{}

@@ -53,6 +53,11 @@ type hostRun struct {
 	// directPlan is set while this host, having had the binary pushed
 	// directly, has yet to become a relay source for others.
 	directPlan *plan
+	// become: the sudo prompt and success markers (become.go), and the
+	// become user's private copy of the peer and torrent, when staged.
+	becomeOnce  sync.Once
+	becomeMarks becomeMarks
+	stageDir    string
 }
 
 func (h *hostRun) settle() { h.settleOnce.Do(h.d.settle) }
@@ -115,9 +120,14 @@ func (h *hostRun) probeAndPush(ctx context.Context) error {
 		}
 	}
 	if !cached[h.binaryName()] {
+		start := time.Now()
 		if err := h.obtainBinary(ctx); err != nil {
 			return err
 		}
+		h.d.log.Debug("peer binary obtained", "host", h.t.Name, "took", time.Since(start))
+	}
+	if h.staged() {
+		return h.stage(ctx)
 	}
 	mi := h.d.mi
 	var buf bytes.Buffer
@@ -141,16 +151,19 @@ const destCheck = `d=$1; case "$d" in ""|*/) p="${d:-./}$2";; *) if [ -d "$d" ];
 	`if [ ! -w "$dir" ]; then echo "destination directory $dir is not writable" >&2; exit 65; fi; ` +
 	`if [ -d "$p" ]; then echo "destination $p is a directory" >&2; exit 66; fi`
 
-// probe learns the host's platform and home, checks the destination, and
-// lists what the private cache directory already holds. It changes nothing.
+// probe learns the host's platform and home, checks the destination (as
+// the become user, if any), and lists what the private cache directory
+// already holds. It changes nothing.
 func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[string]bool, err error) {
-	q := sshx.Quote
 	script := `uname -s; uname -m; printf '%s\n' "$HOME"; ` +
 		`if command -v bash >/dev/null 2>&1; then echo bash; else echo nobash; fi; ` +
-		h.asBecome() + `sh -c ` + q(destCheck) + ` dest ` + q(h.d.opts.Dest) + ` ` + q(h.d.name) + ` || exit; ` +
+		h.becomeSh(false, destCheck, h.d.opts.Dest, h.d.name) + ` || exit; ` +
 		`if [ -d ` + remoteDir + ` ]; then echo dir; ls -1a ` + remoteDir + `; else echo nodir; fi`
 	var out, errb bytes.Buffer
-	code, err := h.conn.Run(ctx, script, nil, &out, &errb)
+	code, err := h.runBecome(ctx, script, false, nil, &out, &errb)
+	if errors.Is(err, errBecome) {
+		return "", "", nil, fmt.Errorf("probe as %s: %w", h.t.BecomeUser, err)
+	}
 	if err != nil {
 		h.r.setErr(StatusUnreachable, fmt.Errorf("probe: %w", err))
 		return "", "", nil, err
@@ -160,7 +173,7 @@ func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[st
 		return "", "", nil, errors.New(strings.TrimSpace(errb.String()))
 	}
 	if code != 0 || len(lines) < 5 {
-		return "", "", nil, fmt.Errorf("probe failed (exit %d): %s", code, strings.TrimSpace(errb.String()))
+		return "", "", nil, fmt.Errorf("probe failed (exit %d): %s", code, becomeHint(strings.TrimSpace(errb.String())))
 	}
 	goos = strings.ToLower(strings.TrimSpace(lines[0]))
 	goarch = goArch(strings.TrimSpace(lines[1]))
@@ -174,15 +187,6 @@ func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[st
 	return goos, goarch, cached, nil
 }
 
-// asBecome prefixes a command so it runs as the target's become user
-// (passwordless sudo, which fails at once rather than prompt), or is empty.
-func (h *hostRun) asBecome() string {
-	if h.t.BecomeUser == "" {
-		return ""
-	}
-	return "sudo -n -u " + sshx.Quote(h.t.BecomeUser) + " -- "
-}
-
 // servesBinary says whether this host's peer can relay the binary to
 // others: we must know an address the fleet reaches it at.
 func (h *hostRun) servesBinary() bool {
@@ -193,14 +197,23 @@ func (h *hostRun) binaryName() string { return "peer-" + h.binary.SHA256 }
 
 func (h *hostRun) binaryPath() string { return h.home + "/" + remoteDir + "/" + h.binaryName() }
 
+// torrentPath is where the peer finds the torrent: the login user's cache,
+// or the become user's staged directory.
 func (h *hostRun) torrentPath() string {
+	if h.stageDir != "" {
+		return h.stageDir + "/" + h.d.infoHash + ".torrent"
+	}
 	return h.home + "/" + remoteDir + "/" + h.d.infoHash + ".torrent"
 }
 
 // launchCommand verifies the cached binary's hash, then execs the peer. A
 // cached binary that fails the check is removed, so the next deploy pushes
-// it again instead of failing the host for good.
+// it again instead of failing the host for good. A staged peer (become.go)
+// was verified by the become user when it was copied; it runs from there.
 func (h *hostRun) launchCommand() string {
+	if h.stageDir != "" {
+		return h.becomeSh(false, launchStagedScript, h.stageDir, h.binaryName())
+	}
 	f := sshx.Quote(h.binaryPath())
 	stamp := sshx.Quote(h.binaryPath() + ".ok")
 	// The full SHA-256 check runs when the binary's size, mtime or inode
@@ -208,8 +221,8 @@ func (h *hostRun) launchCommand() string {
 	// binary on every launch would cost each host tens of milliseconds of
 	// CPU for nothing.
 	return fmt.Sprintf(`umask 077; if [ "$(stat -c %%s:%%Y:%%i %s 2>/dev/null)" != "$(cat %s 2>/dev/null)" ]; then `+
-		`printf '%%s  %%s\n' %s %s | sha256sum -c --status || { rm -f %s %s; exit %d; }; stat -c %%s:%%Y:%%i %s > %s; fi; exec %s%s peer`,
-		f, stamp, h.binary.SHA256, f, f, stamp, exitBinaryMismatch, f, stamp, h.asBecome(), f)
+		`printf '%%s  %%s\n' %s %s | sha256sum -c --status || { rm -f %s %s; exit %d; }; stat -c %%s:%%Y:%%i %s > %s; fi; exec %s`,
+		f, stamp, h.binary.SHA256, f, f, stamp, exitBinaryMismatch, f, stamp, h.becomeArgv(h.binaryPath(), "peer"))
 }
 
 // peerConfig is what this host's peer is told on its stdin.

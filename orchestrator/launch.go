@@ -22,11 +22,13 @@ func (h *hostRun) launch(ctx context.Context) {
 	defer cancelRun()
 	tunnelAddr, err := h.tunnel(runCtx)
 	if err != nil {
+		h.unstage(ctx)
 		h.r.setErr(StatusFailed, fmt.Errorf("tunnel to the tracker: %w", err))
 		return
 	}
 	cfg, err := json.Marshal(h.peerConfig(tunnelAddr))
 	if err != nil {
+		h.unstage(ctx)
 		h.r.setErr(StatusFailed, fmt.Errorf("encode peer config: %w", err))
 		return
 	}
@@ -39,9 +41,14 @@ func (h *hostRun) launch(ctx context.Context) {
 	runDone := make(chan struct{})
 	go func() {
 		defer close(runDone)
-		code, runErr = h.conn.Run(runCtx, h.launchCommand(), stdinR, outW, stderr)
+		code, runErr = h.runBecome(runCtx, h.launchCommand(), false, stdinR, outW, stderr)
 		outW.Close()
 		stdinR.Close()
+		if errors.Is(runErr, errBecome) {
+			// sudo never started the launch script, which would have
+			// removed the staged copy.
+			h.unstage(ctx)
+		}
 	}()
 
 	var stdinMu sync.Mutex
@@ -148,6 +155,8 @@ func (h *hostRun) exitStatus(ctx context.Context, code int, runErr error) (Statu
 	switch {
 	case ctx.Err() != nil:
 		return StatusFailed, context.Cause(ctx)
+	case errors.Is(runErr, errBecome):
+		return StatusFailed, fmt.Errorf("start the peer as %s: %w", h.t.BecomeUser, runErr)
 	case runErr != nil:
 		return StatusUnreachable, fmt.Errorf("connection lost during transfer: %w", runErr)
 	case code == exitBinaryMismatch:
@@ -155,7 +164,7 @@ func (h *hostRun) exitStatus(ctx context.Context, code int, runErr error) (Statu
 	case code == 126 || code == 127:
 		return StatusFailed, fmt.Errorf("cannot execute the peer binary (exit %d): %s", code, last)
 	default:
-		return StatusFailed, fmt.Errorf("%w with code %d before finishing: %s", errPeerExited, code, last)
+		return StatusFailed, fmt.Errorf("%w with code %d before finishing: %s", errPeerExited, code, becomeHint(last))
 	}
 }
 

@@ -77,7 +77,9 @@ func (h *hostRun) kill(ctx context.Context, pid int) {
 	}
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := h.conn.Run(kctx, h.asBecome()+"kill -KILL "+strconv.Itoa(pid), nil, io.Discard, io.Discard); err != nil {
+	// As the become user: the peer runs as it (with sudo's password if one
+	// is needed: runBecome answers the prompt).
+	if _, err := h.runBecome(kctx, h.becomeArgv("kill", "-KILL", strconv.Itoa(pid)), false, nil, io.Discard, io.Discard); err != nil {
 		h.d.log.Warn("kill stalled peer", "host", h.t.Name, "pid", pid, "err", err)
 	}
 }

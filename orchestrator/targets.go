@@ -59,21 +59,24 @@ func TargetFromHost(h *inventory.Host, d inventory.ConnDefaults, o TargetOptions
 			return Target{}, fmt.Errorf("host %s: %w", h.Name, err)
 		}
 		t.BecomeUser = c.BecomeUser
+		t.BecomePassword = c.BecomePassword
 	}
 	return t, nil
 }
 
-// checkBecome accepts what the peer launch can honour: sudo to root with
-// no password. The peer binary lives in the login user's private cache,
-// which root can read and no other user can.
+// checkBecome accepts what the peer launch can honour: sudo, to any user,
+// with or without a password (see become.go). Errors never quote the
+// password.
 func checkBecome(c inventory.Connection) error {
 	switch {
 	case c.BecomeMethod != "sudo":
 		return fmt.Errorf("ansible_become_method=%s is not supported: murderctl becomes with sudo only", c.BecomeMethod)
-	case c.BecomeUser != "root":
-		return fmt.Errorf("ansible_become_user=%s is not supported: murderctl can become root only", c.BecomeUser)
-	case c.BecomePassword != "":
-		return fmt.Errorf("ansible_become_password is not supported: allow the login user passwordless sudo (NOPASSWD) for the deploy")
+	case strings.TrimSpace(c.BecomeUser) == "":
+		return fmt.Errorf("ansible_become_user is empty: name the user to become (default root)")
+	case strings.ContainsAny(c.BecomeUser, "\n\x00"):
+		return fmt.Errorf("ansible_become_user holds a newline or NUL")
+	case strings.ContainsAny(c.BecomePassword, "\n\r\x00"):
+		return fmt.Errorf("ansible_become_password holds a newline or NUL: sudo reads the password as one line")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -336,5 +337,60 @@ func TestDeployRunInterrupted(t *testing.T) {
 		}}
 	if code := exitCode(deployRun(ctx, opts)); code != ExitInterrupted {
 		t.Errorf("exit %d, want %d", code, ExitInterrupted)
+	}
+}
+
+// -K asks once for the become password and gives it to every host that
+// becomes without one of its own (ansible_become_password wins, as in
+// Ansible). It is never echoed or printed.
+func TestAskBecomePass(t *testing.T) {
+	dir := t.TempDir()
+	inv := writeFile(t, dir, "hosts.ini", `w1 ansible_become=true
+w2 ansible_become=true ansible_become_user=app ansible_become_password=own
+w3
+`)
+	env := map[string]string{"ANSIBLE_CONFIG": "/dev/null", "HOME": dir}
+	run := func(stdin string, args ...string) (orchestrator.DeployOptions, int, string) {
+		ios, out, errOut := testIO()
+		ios.In = strings.NewReader(stdin)
+		var got orchestrator.DeployOptions
+		cmd := NewCmdDeploy(ios, discardLogger, func(o *DeployOptions) error {
+			o.Env = func(k string) string { return env[k] }
+			o.Deploy = func(ctx context.Context, do orchestrator.DeployOptions) (*orchestrator.Report, error) {
+				got = do
+				var rs orchestrator.Results
+				for _, tg := range do.Targets {
+					rs = append(rs, orchestrator.Result{Host: tg.Name, Status: orchestrator.StatusOK})
+				}
+				return &orchestrator.Report{Results: rs}, nil
+			}
+			return deployRun(context.Background(), o)
+		})
+		cmd.SetArgs(args)
+		cmd.SetOut(errOut)
+		cmd.SetErr(errOut)
+		err := cmd.Execute()
+		return got, exitCode(err), out.String() + errOut.String() + fmt.Sprint(err)
+	}
+	got, code, output := run("typed secret\n", "-i", inv, "-K", "f")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, output)
+	}
+	pw := map[string]string{}
+	for _, tg := range got.Targets {
+		pw[tg.Name] = tg.BecomePassword
+	}
+	if pw["w1"] != "typed secret" || pw["w2"] != "own" || pw["w3"] != "" {
+		t.Errorf("become passwords %q, want w1 from -K, w2 its own, w3 none", pw)
+	}
+	if !strings.Contains(output, "BECOME password: ") || strings.Contains(output, "typed secret") {
+		t.Errorf("output %q: want the prompt and never the password", output)
+	}
+	// Without -K nothing is read; with -K and no password, a clear refusal.
+	if got, _, _ := run("typed secret\n", "-i", inv, "f"); got.Targets[0].BecomePassword != "" {
+		t.Error("a password was read without -K")
+	}
+	if _, code, output := run("", "-i", inv, "--ask-become-pass", "f"); code != ExitBadOptions || !strings.Contains(output, "no password") {
+		t.Errorf("-K with empty stdin: exit %d %q, want %d saying no password", code, output, ExitBadOptions)
 	}
 }
