@@ -24,7 +24,8 @@ const (
 	minAnnounce   = 1 * time.Second
 	maxAnnounce   = 5 * time.Second
 	retryAnnounce = 1 * time.Second
-	numWant       = 4
+	// defaultNumWant is asked for when the peer has no connection target.
+	defaultNumWant = 50
 )
 
 // announceStats is what an announce reports about the local peer.
@@ -43,8 +44,12 @@ type announcer struct {
 	// AnnounceIP is sent as the ip parameter when set.
 	AnnounceIP string
 	Stats      func() announceStats
-	AddPeers   func(addrs []string)
-	Logger     *slog.Logger
+	// Want, when set, says how many peers to ask for and whether to
+	// announce again soon (the peer is short of connections). Nil asks
+	// for defaultNumWant at the tracker's pace.
+	Want     func() (numWant int, soon bool)
+	AddPeers func(addrs []string)
+	Logger   *slog.Logger
 
 	client    *http.Client
 	completed chan struct{} // signalled once when the download finishes
@@ -76,10 +81,17 @@ func (a *announcer) Run(ctx context.Context) {
 	event := "started"
 	for {
 		wait := retryAnnounce
-		interval, err := a.announce(ctx, event)
+		numWant, soon := defaultNumWant, false
+		if a.Want != nil {
+			numWant, soon = a.Want()
+		}
+		interval, err := a.announce(ctx, event, numWant)
 		if err == nil {
 			event = ""
 			wait = min(max(interval, minAnnounce), maxAnnounce)
+			if soon {
+				wait = minAnnounce
+			}
 		} else if ctx.Err() == nil {
 			a.Logger.Warn("announce failed", "url", redactURL(a.URL), "err", err)
 		}
@@ -88,7 +100,7 @@ func (a *announcer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			t.Stop()
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			a.announce(sctx, "stopped")
+			a.announce(sctx, "stopped", 0)
 			cancel()
 			return
 		case <-a.completed:
@@ -100,7 +112,7 @@ func (a *announcer) Run(ctx context.Context) {
 }
 
 // announce sends one request and adds the returned peers.
-func (a *announcer) announce(ctx context.Context, event string) (time.Duration, error) {
+func (a *announcer) announce(ctx context.Context, event string, numWant int) (time.Duration, error) {
 	u, err := url.Parse(a.URL)
 	if err != nil {
 		return 0, fmt.Errorf("announce url: %w", err)

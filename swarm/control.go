@@ -37,8 +37,8 @@ func ParseConfigLine(line []byte) (PeerConfig, error) {
 
 // Validate reports the first invalid field of c.
 func (c PeerConfig) Validate() error {
-	if c.TorrentPath == "" {
-		return errors.New("peer config: torrent_path is required")
+	if (c.TorrentPath == "") == (len(c.Torrent) == 0) {
+		return errors.New("peer config: exactly one of torrent_path and torrent is required")
 	}
 	if strings.ContainsRune(c.TorrentPath, 0) || strings.ContainsRune(c.Dest, 0) {
 		return errors.New("peer config: paths must not contain NUL")
@@ -72,6 +72,9 @@ func (c PeerConfig) Validate() error {
 	}
 	if _, err := newAllowList(c.AllowedPeers); err != nil {
 		return fmt.Errorf("peer config: %w", err)
+	}
+	if c.Procs < 0 || c.MaxConns < 0 {
+		return errors.New("peer config: procs and max_conns must not be negative")
 	}
 	if c.ProgressIntervalMS < 0 || c.ProgressIntervalMS > 3_600_000 {
 		return fmt.Errorf("peer config: progress_interval_ms %d out of range", c.ProgressIntervalMS)

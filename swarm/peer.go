@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,8 +25,17 @@ type peerTorrent struct {
 	hash metainfo.Hash
 }
 
-func loadPeerTorrent(path string) (*peerTorrent, error) {
-	mi, err := metainfo.LoadFromFile(path)
+// loadPeerTorrent reads the torrent inline in cfg or from its file.
+func loadPeerTorrent(cfg PeerConfig) (*peerTorrent, error) {
+	path := cfg.TorrentPath
+	var mi *metainfo.MetaInfo
+	var err error
+	if len(cfg.Torrent) > 0 {
+		path = "(inline)"
+		mi, err = metainfo.Load(bytes.NewReader(cfg.Torrent))
+	} else {
+		mi, err = metainfo.LoadFromFile(path)
+	}
 	if err != nil {
 		return nil, withCode(CodeConfig, fmt.Errorf("load torrent %s: %w", path, err))
 	}
@@ -50,7 +60,7 @@ func RunPeer(ctx context.Context, cfg PeerConfig, control io.Reader, events io.W
 		em.Emit(Event{Event: EventFailed, Code: CodeConfig, Reason: err.Error()})
 		return ExitConfig
 	}
-	pt, err := loadPeerTorrent(cfg.TorrentPath)
+	pt, err := loadPeerTorrent(cfg)
 	if err != nil {
 		em.Emit(Event{Event: EventFailed, Code: CodeConfig, Reason: err.Error()})
 		return ExitConfig
@@ -182,7 +192,10 @@ func (r *peerRun) run(ctx context.Context) int {
 
 func (r *peerRun) startTorrent() error {
 	var err error
-	r.cl, err = newClient(clientOptions{ListenHost: r.cfg.BindIP, Allowed: r.cfg.AllowedPeers, MaxConns: r.cfg.MaxConns, Logger: r.log})
+	// MaxConns is the number of connections the peer seeks; it accepts up
+	// to twice that, so a peer that joins late or lost its neighbours
+	// always finds someone who takes its connection.
+	r.cl, err = newClient(clientOptions{ListenHost: r.cfg.BindIP, Allowed: r.cfg.AllowedPeers, MaxConns: 2 * r.cfg.MaxConns, Logger: r.log})
 	if err != nil {
 		return withCode(CodeInternal, err)
 	}
@@ -192,7 +205,12 @@ func (r *peerRun) startTorrent() error {
 	r.t.SetOnWriteChunkError(r.st.fail)
 	if r.st.Have() < r.pt.info.NumPieces() {
 		r.t.DownloadAll()
-		if os.Getenv("MCTL_EXP_RAND") != "" || r.cfg.OriginURL == "" {
+		// With an origin, each piece enters the fleet at one host, so the
+		// library's rarest-first order already spreads fresh pieces;
+		// priority classes would override rarity and leave them to wait.
+		// Without one, every peer would pull the same pieces from the
+		// seeders unless each starts somewhere else.
+		if r.cfg.OriginURL == "" {
 			randomizePriorities(r.t, rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
 		}
 	}
@@ -217,6 +235,7 @@ func (r *peerRun) startTorrent() error {
 		LocalIP:    net.ParseIP(r.cfg.BindIP),
 		AnnounceIP: r.cfg.AnnounceIP,
 		Stats:      r.announceStats,
+		Want:       r.peerWant,
 		AddPeers:   func(addrs []string) { r.t.AddPeers(peerInfos(addrs, torrent.PeerSourceTracker, false)) },
 		Logger:     r.log,
 	}
@@ -227,6 +246,22 @@ func (r *peerRun) startTorrent() error {
 		a.Run(actx)
 	}()
 	return nil
+}
+
+// peerWant sizes each announce's numwant to the connections the peer
+// still seeks (PeerConfig.MaxConns), at most half of them at a time: a
+// peer dials about half its neighbours and is dialled by the others, so
+// every peer gets connections and none is asked by everyone at once.
+func (r *peerRun) peerWant() (int, bool) {
+	return connWant(r.cfg.MaxConns, r.t.Stats().ActivePeers)
+}
+
+func connWant(target, active int) (numWant int, soon bool) {
+	if target <= 0 {
+		return defaultNumWant, false
+	}
+	half := (target + 1) / 2
+	return min(half, max(0, target-active)), active < half
 }
 
 func (r *peerRun) announceStats() announceStats {

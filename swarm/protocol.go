@@ -13,8 +13,10 @@ package swarm
 
 // PeerConfig is everything a peer needs for one deploy.
 type PeerConfig struct {
-	// TorrentPath is the .torrent file already pushed to the host.
-	TorrentPath string `json:"torrent_path"`
+	// TorrentPath is the .torrent file already pushed to the host. Torrent,
+	// when set instead, is the .torrent itself (base64 in the JSON line).
+	TorrentPath string `json:"torrent_path,omitempty"`
+	Torrent     []byte `json:"torrent,omitempty"`
 	// RemoveTorrent has the peer delete TorrentPath when it exits (it was
 	// pushed for this run only).
 	RemoveTorrent bool `json:"remove_torrent,omitempty"`
@@ -50,8 +52,11 @@ type PeerConfig struct {
 	// hosts that lack the peer binary fetch it from the fleet rather than
 	// from the control node.
 	ServeBinary bool `json:"serve_binary,omitempty"`
-	// MaxConns caps the peer's connections to other peers (0: the default).
+	// MaxConns is how many connections to other peers the peer seeks; it
+	// accepts up to twice as many (0: the library's limit, and no seeking).
 	MaxConns int `json:"max_conns,omitempty"`
+	// Procs caps the cores the peer's Go runtime uses (GOMAXPROCS; 0: all).
+	Procs int `json:"procs,omitempty"`
 	// FaultCorruptUploads is a test fault: a peer that already holds the
 	// file serves it with corrupted bytes, so the fleet's handling of a
 	// lying peer can be exercised end to end. Never set in normal use.

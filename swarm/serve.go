@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 )
@@ -32,6 +33,9 @@ func ServePeer(ctx context.Context, stdin io.Reader, stdout io.Writer, logger *s
 	if err == nil {
 		var cfg PeerConfig
 		if cfg, err = ParseConfigLine(line); err == nil {
+			if cfg.Procs > 0 {
+				runtime.GOMAXPROCS(cfg.Procs)
+			}
 			return RunPeer(ctx, cfg, br, stdout, logger)
 		}
 	}

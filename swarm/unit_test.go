@@ -3,6 +3,9 @@ package swarm
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -257,6 +260,9 @@ func TestParseConfigLine(t *testing.T) {
 	}{
 		{"good", func(*PeerConfig) {}, ""},
 		{"no torrent", func(c *PeerConfig) { c.TorrentPath = "" }, "torrent_path"},
+		{"inline torrent", func(c *PeerConfig) { c.TorrentPath, c.Torrent = "", []byte("d4:infod...ee") }, ""},
+		{"both torrents", func(c *PeerConfig) { c.Torrent = []byte("d4:infod...ee") }, "exactly one"},
+		{"negative procs", func(c *PeerConfig) { c.Procs = -1 }, "procs"},
 		{"short sha", func(c *PeerConfig) { c.SHA256 = "ab" }, "sha256"},
 		{"nowhere to go", func(c *PeerConfig) { c.AnnounceURL = "" }, "announce_url or seeders"},
 		{"ftp announce", func(c *PeerConfig) { c.AnnounceURL = "ftp://x/" }, "http"},
@@ -322,4 +328,57 @@ func FuzzParseControlLine(f *testing.F) {
 			t.Fatalf("accepted unknown cmd %q", c.Cmd)
 		}
 	})
+}
+
+func TestConnWant(t *testing.T) {
+	tests := []struct {
+		target, active, want int
+		soon                 bool
+	}{
+		{0, 0, defaultNumWant, false}, // no target: the library's way
+		{6, 0, 3, true},               // alone: dial half, others dial us
+		{6, 2, 3, true},               // still short of half: hurry
+		{6, 3, 3, false},              // half there
+		{6, 5, 1, false},              // nearly full: ask for the rest
+		{6, 6, 0, false},              // full: ask for nobody
+		{6, 11, 0, false},             // over target (accepted dials): nobody
+		{1, 0, 1, true},
+	}
+	for _, tt := range tests {
+		n, soon := connWant(tt.target, tt.active)
+		if n != tt.want || soon != tt.soon {
+			t.Errorf("connWant(%d, %d) = %d, %v; want %d, %v", tt.target, tt.active, n, soon, tt.want, tt.soon)
+		}
+	}
+}
+
+// The announcer asks for as many peers as Want says, and for none on the
+// final stopped announce.
+func TestAnnouncerNumWant(t *testing.T) {
+	got := make(chan string, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.URL.Query().Get("numwant") + " " + r.URL.Query().Get("event")
+		w.Write([]byte("d8:intervali1e5:peers0:e"))
+	}))
+	defer srv.Close()
+	a := &announcer{URL: srv.URL + "/announce", Port: 1, Logger: slog.New(slog.DiscardHandler),
+		Stats:    func() announceStats { return announceStats{Left: 1} },
+		Want:     func() (int, bool) { return 3, true },
+		AddPeers: func([]string) {}}
+	a.init()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	if first := <-got; first != "3 started" {
+		t.Errorf("first announce: numwant/event %q, want %q", first, "3 started")
+	}
+	cancel()
+	<-done
+	var last string
+	for len(got) > 0 {
+		last = <-got
+	}
+	if last != "0 stopped" {
+		t.Errorf("last announce %q, want %q", last, "0 stopped")
+	}
 }

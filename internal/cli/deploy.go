@@ -41,6 +41,7 @@ type DeployOptions struct {
 	PieceSize      int64
 	StallTimeout   time.Duration
 	PeerConns      int
+	PeerProcs      int
 	AskBecomePass  bool
 	Faults         orchestrator.Faults
 
@@ -103,7 +104,8 @@ failed; 5 bad options; 99 interrupted.`,
 	f.StringVar(&opts.BindAddr, "bind-addr", "", "local address the tracker and seeder listen on (default: all)")
 	f.StringVar(&opts.PeerBinaryDir, "peer-binary-dir", "", "directory holding murderctl-<os>-<arch> peer binaries")
 	f.DurationVar(&opts.StallTimeout, "stall-timeout", orchestrator.DefaultStallTimeout, "fail a host whose peer makes no progress for this long, and kill its peer (negative: never)")
-	f.IntVar(&opts.PeerConns, "peer-connections", 0, fmt.Sprintf("cap each peer's connections to other peers (0: %d; negative: the torrent library's 80)", orchestrator.DefaultPeerConns))
+	f.IntVar(&opts.PeerConns, "peer-connections", 0, fmt.Sprintf("connections each peer seeks to other peers; it accepts up to twice as many (0: %d; negative: the torrent library's 80)", orchestrator.DefaultPeerConns))
+	f.IntVar(&opts.PeerProcs, "peer-procs", 0, fmt.Sprintf("cores each peer's runtime may use (0: %d; negative: all)", orchestrator.DefaultPeerProcs))
 	f.BoolVar(&opts.Faults.OriginLeaves, "fault-origin-leaves", false, "test fault: stop the origin once every piece was sent once")
 	f.StringArrayVar(&opts.Faults.CorruptHosts, "fault-corrupt-host", nil, "test fault: this host's peer, if it already has the file, serves corrupt data")
 	for _, name := range []string{"fault-origin-leaves", "fault-corrupt-host"} {
@@ -171,6 +173,7 @@ func runDeploy(ctx context.Context, opts *DeployOptions) (*orchestrator.Report, 
 		PieceLength:   opts.PieceSize,
 		StallTimeout:  opts.StallTimeout,
 		PeerConns:     opts.PeerConns,
+		PeerProcs:     opts.PeerProcs,
 		Faults:        opts.Faults,
 		Binaries:      bins,
 		BindPeers:     opts.bindPeers,
