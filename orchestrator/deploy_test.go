@@ -314,3 +314,29 @@ func TestDeployCancelMidTransfer(t *testing.T) {
 		}
 	}
 }
+
+// A .torrent too big to travel inline is pushed as a file, and the peer
+// deletes it when it exits.
+func TestDeployTorrentAsFile(t *testing.T) {
+	defer func(old int) { maxInlineTorrent = old }(maxInlineTorrent)
+	maxInlineTorrent = 0
+	hosts := startHosts(t, 2, 71)
+	src, content := payload(t, 1<<20)
+	rep, err := Deploy(context.Background(), deployOpts(t, src, targetsOf(hosts)))
+	if err != nil {
+		t.Fatalf("Deploy: %v", err)
+	}
+	for i, r := range rep.Results {
+		if r.Status != StatusChanged {
+			t.Errorf("%s: %s (%s), want changed", r.Host, r.Status, r.Reason)
+			continue
+		}
+		if got, err := os.ReadFile(filepath.Join(hosts[i].home, "payload.bin")); err != nil || !bytes.Equal(got, content) {
+			t.Errorf("%s: file content differs (err %v)", r.Host, err)
+		}
+		torrents, _ := filepath.Glob(filepath.Join(hosts[i].home, remoteDir, "*.torrent"))
+		if len(torrents) != 0 {
+			t.Errorf("%s: pushed torrent left behind: %v", r.Host, torrents)
+		}
+	}
+}

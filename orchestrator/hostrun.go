@@ -155,8 +155,9 @@ func (h *hostRun) probeAndPush(ctx context.Context) error {
 
 // maxInlineTorrent is the largest .torrent sent inline in the peer's
 // config line (base64 grows it by a third; swarm bounds the line at 1 MiB).
-// A larger one, for a file of hundreds of GiB, is pushed over SFTP.
-const maxInlineTorrent = 512 << 10
+// A larger one, for a file of hundreds of GiB, is pushed over SFTP. A
+// variable for tests.
+var maxInlineTorrent = 512 << 10
 
 // destCheck mirrors the peer's reading of --dest (swarm.resolveDest) in
 // shell, so a destination whose directory is missing or not writable fails
