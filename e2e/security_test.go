@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/murderctl/murderctl/swarm"
 	"github.com/murderctl/murderctl/testfleet"
 )
 
@@ -38,7 +39,11 @@ func TestSecurity(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, sum := randomFile(t, "sec.bin", size)
-	bg := startMurderctl(t, f, 3*time.Minute, "deploy", "-i", inv, src, "--dest", "/srv/", "--json", "--timeout", "150s")
+	// An explicit piece size, so the test can build the same torrent and
+	// know its info hash (the .torrent reaches the peers on their stdin).
+	const pieceSize = 1 << 20
+	bg := startMurderctl(t, f, 3*time.Minute, "deploy", "-i", inv, src, "--dest", "/srv/", "--json", "--timeout", "150s",
+		"--piece-size", strconv.Itoa(pieceSize))
 	if !waitFor(60*time.Second, func() bool {
 		for i := range f.Hosts {
 			if len(peerProcs(t, f, i)) != 1 {
@@ -144,7 +149,7 @@ func TestSecurity(t *testing.T) {
 		if len(ports) == 0 {
 			t.Fatalf("%s: the peer listens on no TCP port", h.Name)
 		}
-		infoHash := torrentInfoHash(t, h)
+		infoHash := infoHashOf(t, src, pieceSize)
 		for _, port := range ports {
 			addr := net.JoinHostPort(h.IP.String(), strconv.Itoa(port))
 			friend := handshake(t, ns, f.ControlIP, addr, infoHash)
@@ -259,19 +264,16 @@ func controlListenPort(t *testing.T, f *testfleet.Fleet) int {
 	return 0
 }
 
-// torrentInfoHash reads the running deploy's info hash from the name of
-// the .torrent pushed to host h.
-func torrentInfoHash(t *testing.T, h *testfleet.Host) []byte {
+// infoHashOf builds the torrent murderctl builds for src with that piece
+// size and returns its info hash.
+func infoHashOf(t *testing.T, src string, pieceSize int64) []byte {
 	t.Helper()
-	ts, _ := filepath.Glob(h.Path("/root/.cache/murderctl/*.torrent"))
-	if len(ts) != 1 {
-		t.Fatalf("%s: torrents %v, want one", h.Name, ts)
+	built, err := swarm.Build(context.Background(), src, pieceSize)
+	if err != nil {
+		t.Fatalf("build the torrent of %s: %v", src, err)
 	}
-	b, err := hex.DecodeString(strings.TrimSuffix(filepath.Base(ts[0]), ".torrent"))
-	if err != nil || len(b) != 20 {
-		t.Fatalf("%s: torrent name %s is no info hash", h.Name, ts[0])
-	}
-	return b
+	ih := built.MetaInfo.HashInfoBytes()
+	return ih[:]
 }
 
 // handshake connects from local (inside network namespace ns) to addr,
