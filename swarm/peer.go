@@ -252,8 +252,12 @@ func (r *peerRun) startTorrent() error {
 // still seeks (PeerConfig.MaxConns), at most half of them at a time: a
 // peer dials about half its neighbours and is dialled by the others, so
 // every peer gets connections and none is asked by everyone at once.
+// A peer that has the whole file is in no hurry: only a downloading peer
+// re-announces early, which keeps the tracker's load bounded in a large
+// fleet whose finished hosts lose neighbours.
 func (r *peerRun) peerWant() (int, bool) {
-	return connWant(r.cfg.MaxConns, r.t.Stats().ActivePeers)
+	n, soon := connWant(r.cfg.MaxConns, r.t.Stats().ActivePeers)
+	return n, soon && r.st.Have() < r.pt.info.NumPieces()
 }
 
 func connWant(target, active int) (numWant int, soon bool) {
