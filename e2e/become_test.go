@@ -243,16 +243,7 @@ func TestBecome(t *testing.T) {
 		src, _ := randomFile(t, "stall.bin", 24<<20)
 		bg := startMurderctl(t, f, 4*time.Minute, "deploy", "-i", inv, src, "--dest", "/srv/pw/", "--json",
 			"--timeout", "3m", "--stall-timeout", "15s")
-		var pid int
-		if !waitFor(60*time.Second, func() bool {
-			if ps := peerProcs(t, f, frozen); len(ps) == 1 {
-				pid = ps[0].Pid
-				return true
-			}
-			return false
-		}) {
-			t.Fatalf("no peer ever ran on %s\nstderr: %s", f.Hosts[frozen].Name, bg.stderr.String())
-		}
+		pid := waitPeer(t, f, frozen, bg)
 		if st, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil && int(st.Sys().(*syscall.Stat_t).Uid) != uid {
 			t.Errorf("the peer runs as uid %d, want the become user's %d", st.Sys().(*syscall.Stat_t).Uid, uid)
 		}

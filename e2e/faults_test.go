@@ -204,16 +204,7 @@ func testStalledPeer(t *testing.T, f *testfleet.Fleet, inv string) {
 	src, sum := randomFile(t, "stall.bin", size)
 	bg := startMurderctl(t, f, 4*time.Minute, "deploy", "-i", inv, src, "--dest", "/srv/", "--json",
 		"--timeout", "3m", "--stall-timeout", "15s")
-	var pid int
-	if !waitFor(60*time.Second, func() bool {
-		if ps := peerProcs(t, f, frozen); len(ps) == 1 {
-			pid = ps[0].Pid
-			return true
-		}
-		return false
-	}) {
-		t.Fatalf("no peer ever ran on %s\nstderr: %s", f.Hosts[frozen].Name, bg.stderr.String())
-	}
+	pid := waitPeer(t, f, frozen, bg)
 	time.Sleep(time.Second)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)

@@ -167,6 +167,23 @@ func (b *bgRun) wait(t *testing.T) run {
 	return r
 }
 
+// waitPeer waits up to a minute for host i's peer to run under the deploy
+// bg and returns its pid.
+func waitPeer(t *testing.T, f *testfleet.Fleet, i int, bg *bgRun) int {
+	t.Helper()
+	var pid int
+	if !waitFor(60*time.Second, func() bool {
+		if ps := peerProcs(t, f, i); len(ps) == 1 {
+			pid = ps[0].Pid
+			return true
+		}
+		return false
+	}) {
+		t.Fatalf("no peer ever ran on %s\nstderr: %s", f.Hosts[i].Name, bg.stderr.String())
+	}
+	return pid
+}
+
 // waitFor polls cond every 100ms until it holds or d passes.
 func waitFor(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)

@@ -153,6 +153,18 @@ func (h *hostRun) probeAndPush(ctx context.Context) error {
 	return nil
 }
 
+// orDefault resolves a deploy option where 0 means def and a negative
+// value means "no limit", which the peer config spells 0.
+func orDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
 // maxInlineTorrent is the largest .torrent sent inline in the peer's
 // config line (base64 grows it by a third; swarm bounds the line at 1 MiB).
 // A larger one, for a file of hundreds of GiB, is pushed over SFTP. A
@@ -259,34 +271,23 @@ func (h *hostRun) peerConfig(tunnelAddr string) swarm.PeerConfig {
 		httpAddr = net.JoinHostPort(adv, strconv.Itoa(h.d.trackerP))
 	}
 	cfg := swarm.PeerConfig{
-		TorrentPath:   h.torrentPath(),
-		RemoveTorrent: true,
-		Torrent:       h.inlineTorrent,
-		SHA256:        h.d.sha256,
-		Dest:          h.d.opts.Dest,
-		AnnounceURL:   "http://" + httpAddr + "/" + h.d.token + "/announce",
-		OriginURL:     "http://" + httpAddr + "/" + h.d.token + "/origin/",
-		AllowedPeers:  h.d.allowed,
+		SHA256:       h.d.sha256,
+		Dest:         h.d.opts.Dest,
+		AnnounceURL:  "http://" + httpAddr + "/" + h.d.token + "/announce",
+		OriginURL:    "http://" + httpAddr + "/" + h.d.token + "/origin/",
+		AllowedPeers: h.d.allowed,
 	}
-	if cfg.Torrent != nil {
-		cfg.TorrentPath, cfg.RemoveTorrent = "", false
+	if h.inlineTorrent != nil {
+		cfg.Torrent = h.inlineTorrent
+	} else {
+		cfg.TorrentPath, cfg.RemoveTorrent = h.torrentPath(), true
 	}
 	if h.d.opts.BindPeers {
 		cfg.BindIP = h.t.SSH.Host
 	}
 	cfg.ServeBinary = h.servesBinary()
-	switch {
-	case h.d.opts.PeerConns == 0:
-		cfg.MaxConns = DefaultPeerConns
-	case h.d.opts.PeerConns > 0:
-		cfg.MaxConns = h.d.opts.PeerConns
-	}
-	switch {
-	case h.d.opts.PeerProcs == 0:
-		cfg.Procs = DefaultPeerProcs
-	case h.d.opts.PeerProcs > 0:
-		cfg.Procs = h.d.opts.PeerProcs
-	}
+	cfg.MaxConns = orDefault(h.d.opts.PeerConns, DefaultPeerConns)
+	cfg.Procs = orDefault(h.d.opts.PeerProcs, DefaultPeerProcs)
 	cfg.FaultCorruptUploads = slices.Contains(h.d.opts.Faults.CorruptHosts, h.t.Name)
 	if tunnelAddr != "" {
 		// Announces arrive through the tunnel from loopback: say where the
