@@ -9,7 +9,7 @@ LDFLAGS   = -s -w
 TAGS      = noboltdb,nosqlite,disable_libutp
 PLATFORMS ?= linux/amd64 linux/arm64
 
-.PHONY: deps build cross test test-unit test-e2e fuzz bench demo goldens vet clean
+.PHONY: deps build cross test test-steps test-unit test-e2e fuzz bench demo goldens vet clean
 
 build:
 	$(GOFLAGS_STATIC) $(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/murderctl ./cmd/murderctl
@@ -32,6 +32,9 @@ vet:
 # the README's demo command as written, and the end-to-end tests on the real
 # OpenSSH fleet (root).
 test: deps vet
+	bash scripts/scratch-tmp $(MAKE) test-steps
+
+test-steps:
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /e2e -e /bench)
 	$(MAKE) fuzz FUZZTIME=3000x
 	$(GO) run ./cmd/murderctl demo
