@@ -305,13 +305,14 @@ func becomeHint(stderr string) string {
 // mode 0700, owned by the become user) under the become user's own
 // ~/.cache/murderctl when its home is its own (a home is rarely mounted
 // noexec, /tmp often is), else under /tmp; unpacks and verifies the binary
-// there, keeps the archive beside it (the peer serves it to hosts fetching
+// there (the traps come first, so a signal during mktemp leaves nothing),
+// keeps the archive beside it (the peer serves it to hosts fetching
 // the binary from the fleet) and prints the directory. On any failure it
 // removes the directory.
 const stageScript = `umask 077; c=$HOME/.cache/murderctl; base=${TMPDIR:-/tmp}; ` +
 	`if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -O "$HOME" ] && mkdir -p "$c" 2>/dev/null && [ -O "$c" ] && chmod 700 "$c"; then base=$c; fi; ` +
-	`d=$(mktemp -d "$base/murderctl-run.XXXXXXXXXX") || exit 1; ` +
-	`trap 'rm -rf "$d"' EXIT; trap 'exit 143' HUP INT TERM; f=$d/peer-$1; ` +
+	`d=; trap 'rm -rf ${d:+"$d"}' EXIT; trap 'exit 143' HUP INT TERM; ` +
+	`d=$(mktemp -d "$base/murderctl-run.XXXXXXXXXX") || exit 1; f=$d/peer-$1; ` +
 	`cat > "$f.gz" && gzip -dc < "$f.gz" > "$f" && chmod 700 "$f" && printf '%s  %s\n' "$1" "$f" | sha256sum -c --status || ` +
 	`{ echo "the peer binary copied for $(id -un) is incomplete or failed its SHA-256 check" >&2; exit 1; }; ` +
 	`trap - EXIT; printf '%s\n' "$d"`

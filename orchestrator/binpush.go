@@ -16,6 +16,12 @@ import (
 // fetchTimeout bounds one fetch of the peer binary from another host.
 const fetchTimeout = 60 * time.Second
 
+// tempTraps starts the set-up scripts that write temporary files ($gz,
+// $tmp): they are removed however the script ends, a cancel's SIGTERM
+// included. The traps come before the first mktemp; a signal that lands
+// between a mktemp and a later trap would leave its file behind.
+const tempTraps = `umask 077; gz=; tmp=; trap 'rm -f -- ${gz:+"$gz"} ${tmp:+"$tmp"}' EXIT; trap 'exit 143' HUP INT TERM; `
+
 // obtainBinary gets the peer binary onto the host: from a host that already
 // runs a peer when one is up (bash's /dev/tcp is the only tool it needs), or
 // pushed from the control node for the first few hosts, for hosts without
@@ -65,10 +71,9 @@ func (h *hostRun) pushBinary(ctx context.Context) error {
 		return fmt.Errorf("push peer binary: %w", err)
 	}
 	q := sshx.Quote
-	// The traps remove the temporary file also when a cancel's SIGTERM cuts
-	// the script short. The archive stays beside the binary: the host's
-	// peer serves it to hosts that fetch the binary from the fleet.
-	script := fmt.Sprintf(`umask 077; tmp=$(mktemp %s) || exit 1; trap 'rm -f "$tmp"' EXIT; trap 'exit 143' HUP INT TERM; `+
+	// The archive stays beside the binary: the host's peer serves it to
+	// hosts that fetch the binary from the fleet.
+	script := fmt.Sprintf(tempTraps+`tmp=$(mktemp %s) || exit 1; `+
 		`gzip -dc < %s > "$tmp" && chmod 700 "$tmp" && printf '%%s  %%s\n' %s "$tmp" | sha256sum -c --status && mv -f "$tmp" %s || { rm -f %s; exit 1; }`,
 		q(final+".unpack-XXXXXX"), q(gzPath), h.binary.SHA256, q(final), q(gzPath))
 	return h.runSetup(ctx, "unpack peer binary", script)
@@ -92,7 +97,7 @@ func (h *hostRun) fetchBinary(ctx context.Context, addr string) error {
 	final := h.binaryPath()
 	fetch := `exec 3<>"/dev/tcp/$1/$2" && cat <&3 > "$3"`
 	q := sshx.Quote
-	script := fmt.Sprintf(`umask 077; gz=$(mktemp %s) && tmp=$(mktemp %s) || exit 1; trap 'rm -f "$gz" "$tmp"' EXIT; trap 'exit 143' HUP INT TERM; `+
+	script := fmt.Sprintf(tempTraps+`gz=$(mktemp %s) && tmp=$(mktemp %s) || exit 1; `+
 		`timeout %d bash -c %s fetch %s %s "$gz" && gzip -dc < "$gz" > "$tmp" && chmod 700 "$tmp" && printf '%%s  %%s\n' %s "$tmp" | sha256sum -c --status && `+
 		`mv -f "$gz" %s && mv -f "$tmp" %s`,
 		q(final+".fetch-XXXXXX"), q(final+".unpack-XXXXXX"), int(fetchTimeout/time.Second), q(fetch), q(ip), q(port), h.binary.SHA256, q(final+".gz"), q(final))
