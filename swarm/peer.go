@@ -382,8 +382,8 @@ func (r *peerRun) reportBadPeers() {
 	}
 }
 
-// cleanup stops the announcer and the client, closes the file and removes
-// the temp file unless it was renamed into place.
+// cleanup stops the announcer and the client and removes the temp file
+// unless it was renamed into place.
 func (r *peerRun) cleanup() {
 	if r.stopBin != nil {
 		r.stopBin()
@@ -398,9 +398,13 @@ func (r *peerRun) cleanup() {
 	if r.cl != nil {
 		r.cl.Close()
 	}
-	if r.f != nil {
-		r.f.Close()
-	}
+	// r.f is not closed here: it closes when the process exits or the
+	// garbage collector finds it unreachable. anacrolix reads for peer
+	// requests outside its lock and may start one even after Client.Close
+	// returns; a read that fails on a closed file then trips a panicif in
+	// its request server (v1.61.0 peerconn.go servePeerRequest) and takes
+	// the whole peer down. Removing or renaming the file below works with
+	// it open.
 	// The .torrent was pushed for this run only.
 	if r.cfg.RemoveTorrent && r.cfg.TorrentPath != "" {
 		if err := os.Remove(r.cfg.TorrentPath); err != nil && !errors.Is(err, os.ErrNotExist) {

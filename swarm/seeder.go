@@ -134,12 +134,14 @@ func (s *Seeder) Uploaded() int64 {
 	return st.BytesWrittenData.Int64()
 }
 
-// Close stops serving and closes the file.
+// Close stops serving.
 func (s *Seeder) Close() error {
 	s.cancel()
 	<-s.done
 	errs := s.cl.Close()
-	errs = append(errs, s.ln.Close(), s.f.Close())
+	// s.f is left to the garbage collector, for the reason peerRun.cleanup
+	// gives: a late peer-request read must not find it closed.
+	errs = append(errs, s.ln.Close())
 	return errors.Join(errs...)
 }
 
