@@ -11,10 +11,14 @@ import (
 )
 
 // cpuSplit is /proc/stat's busy time by kind, in ticks.
-type cpuSplit struct{ user, system, softirq int64 }
+// cpuSplit is busy CPU time by kind, in ticks. steal is time the
+// hypervisor gave our virtual cores to someone else: not counted as busy,
+// but it is why the same work takes more or less wall time from run to run
+// on a shared machine.
+type cpuSplit struct{ user, system, softirq, steal int64 }
 
-// readCPUSplit reads the machine's user (+nice), system (+irq) and softirq
-// ticks from /proc/stat's "cpu" line.
+// readCPUSplit reads the machine's user (+nice), system (+irq), softirq and
+// steal ticks from /proc/stat's "cpu" line.
 func readCPUSplit() (cpuSplit, error) {
 	f, err := os.Open("/proc/stat")
 	if err != nil {
@@ -24,27 +28,27 @@ func readCPUSplit() (cpuSplit, error) {
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		fs := strings.Fields(s.Text())
-		if len(fs) < 8 || fs[0] != "cpu" {
+		if len(fs) < 9 || fs[0] != "cpu" {
 			continue
 		}
-		v := make([]int64, 8)
-		for i := 1; i < 8; i++ {
+		v := make([]int64, 9)
+		for i := 1; i < 9; i++ {
 			if v[i], err = strconv.ParseInt(fs[i], 10, 64); err != nil {
 				return cpuSplit{}, fmt.Errorf("parse /proc/stat %q: %w", s.Text(), err)
 			}
 		}
-		return cpuSplit{user: v[1] + v[2], system: v[3] + v[6], softirq: v[7]}, nil
+		return cpuSplit{user: v[1] + v[2], system: v[3] + v[6], softirq: v[7], steal: v[8]}, nil
 	}
 	return cpuSplit{}, fmt.Errorf("read /proc/stat: no cpu line")
 }
 
 func (a cpuSplit) sub(b cpuSplit) cpuSplit {
-	return cpuSplit{a.user - b.user, a.system - b.system, a.softirq - b.softirq}
+	return cpuSplit{a.user - b.user, a.system - b.system, a.softirq - b.softirq, a.steal - b.steal}
 }
 
 func (c cpuSplit) String() string {
-	return fmt.Sprintf("user %.1fs, system %.1fs, softirq %.1fs",
-		float64(c.user)/clkTck, float64(c.system)/clkTck, float64(c.softirq)/clkTck)
+	return fmt.Sprintf("user %.1fs, system %.1fs, softirq %.1fs; stolen by the hypervisor %.1fs",
+		float64(c.user)/clkTck, float64(c.system)/clkTck, float64(c.softirq)/clkTck, float64(c.steal)/clkTck)
 }
 
 // procTracker attributes CPU time to programs (by comm) while a case runs,
