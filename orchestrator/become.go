@@ -351,13 +351,8 @@ func (h *hostRun) stage(ctx context.Context) error {
 		return fmt.Errorf("copy the peer binary for %s failed (exit %d): %s", h.t.BecomeUser, code, becomeHint(strings.TrimSpace(errb.String())))
 	}
 	h.stageDir = dir
-	var buf bytes.Buffer
-	if err := h.d.mi.Write(&buf); err != nil {
-		h.unstage(ctx)
-		return fmt.Errorf("encode torrent: %w", err)
-	}
 	errb.Reset()
-	code, err = h.runBecome(ctx, h.becomeSh(false, stageTorrentScript, dir, h.d.infoHash+".torrent"), false, &buf, io.Discard, &errb)
+	code, err = h.runBecome(ctx, h.becomeSh(false, stageTorrentScript, dir, h.d.infoHash+".torrent"), false, bytes.NewReader(h.d.torrent), io.Discard, &errb)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("exit %d: %s", code, strings.TrimSpace(errb.String()))
 	}

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -109,6 +110,7 @@ type deploy struct {
 	opts     DeployOptions
 	log      *slog.Logger
 	mi       *metainfo.MetaInfo
+	torrent  []byte // mi encoded: the .torrent every host gets
 	infoHash string
 	name     string // the file's base name, as in the torrent
 	sha256   string
@@ -218,6 +220,11 @@ func (d *deploy) prepare(ctx context.Context) error {
 		return err
 	}
 	d.mi, d.sha256, d.size = built.MetaInfo, built.SHA256, built.Size
+	var buf bytes.Buffer
+	if err := d.mi.Write(&buf); err != nil {
+		return fmt.Errorf("encode torrent: %w", err)
+	}
+	d.torrent = buf.Bytes()
 	d.infoHash = d.mi.HashInfoBytes().HexString()
 	d.name = filepath.Base(d.opts.Source)
 	d.token = randomHex(16)
