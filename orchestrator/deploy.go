@@ -56,6 +56,10 @@ type DeployOptions struct {
 	// PeerProcs caps the cores each peer's runtime uses (0:
 	// DefaultPeerProcs; negative: all the host's cores).
 	PeerProcs int
+	// PeerTCPCongestion lists, comma-separated, the TCP congestion-control
+	// algorithms for the peers' sockets; each host uses the first it
+	// accepts ("": DefaultPeerTCPCongestion; "default": the host's own).
+	PeerTCPCongestion string
 	// StallTimeout fails a host whose peer makes no progress for this long
 	// (0: DefaultStallTimeout; negative: never).
 	StallTimeout time.Duration
@@ -120,6 +124,7 @@ type deploy struct {
 	allowed  []string
 	hostIPs  map[string]string // target name -> resolved IP
 	setup    *semaphore.Weighted
+	tcpCC    []string     // the peers' congestion-control choices
 	relay    *binaryRelay // nil when disabled
 
 	mu      sync.Mutex
@@ -144,6 +149,10 @@ func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
 	}
 	if d.opts.Binaries == nil {
 		d.opts.Binaries = &BinarySet{}
+	}
+	var err error
+	if d.tcpCC, err = peerCongestion(opts.PeerTCPCongestion); err != nil {
+		return nil, err
 	}
 	forks := opts.Forks
 	if forks <= 0 {

@@ -284,6 +284,7 @@ func (h *hostRun) peerConfig(tunnelAddr string) swarm.PeerConfig {
 	cfg.ServeBinary = h.servesBinary()
 	cfg.MaxConns = orDefault(h.d.opts.PeerConns, DefaultPeerConns)
 	cfg.Procs = orDefault(h.d.opts.PeerProcs, DefaultPeerProcs)
+	cfg.TCPCongestion = h.d.tcpCC
 	cfg.FaultCorruptUploads = slices.Contains(h.d.opts.Faults.CorruptHosts, h.t.Name)
 	if tunnelAddr != "" {
 		// Announces arrive through the tunnel from loopback: say where the

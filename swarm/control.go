@@ -76,6 +76,11 @@ func (c PeerConfig) Validate() error {
 	if c.Procs < 0 || c.MaxConns < 0 {
 		return errors.New("peer config: procs and max_conns must not be negative")
 	}
+	for _, a := range c.TCPCongestion {
+		if !ValidCongestionName(a) {
+			return fmt.Errorf("peer config: tcp_congestion %q is not a congestion-control name", a)
+		}
+	}
 	if c.ProgressIntervalMS < 0 || c.ProgressIntervalMS > 3_600_000 {
 		return fmt.Errorf("peer config: progress_interval_ms %d out of range", c.ProgressIntervalMS)
 	}

@@ -108,7 +108,7 @@ type peerRun struct {
 	renamed  bool
 	f        *os.File
 	st       *fileStorage
-	cl       *torrent.Client
+	cl       *client
 	t        *torrent.Torrent
 	stopAnn  context.CancelFunc
 	annDone  chan struct{}
@@ -195,7 +195,7 @@ func (r *peerRun) startTorrent() error {
 	// MaxConns is the number of connections the peer seeks; it accepts up
 	// to twice that, so a peer that joins late or lost its neighbours
 	// always finds someone who takes its connection.
-	r.cl, err = newClient(clientOptions{ListenHost: r.cfg.BindIP, Allowed: r.cfg.AllowedPeers, MaxConns: 2 * r.cfg.MaxConns, Logger: r.log})
+	r.cl, err = newClient(clientOptions{ListenHost: r.cfg.BindIP, Allowed: r.cfg.AllowedPeers, MaxConns: 2 * r.cfg.MaxConns, Congestion: r.cfg.TCPCongestion, Logger: r.log})
 	if err != nil {
 		return withCode(CodeInternal, err)
 	}

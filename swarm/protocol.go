@@ -57,6 +57,10 @@ type PeerConfig struct {
 	MaxConns int `json:"max_conns,omitempty"`
 	// Procs caps the cores the peer's Go runtime uses (GOMAXPROCS; 0: all).
 	Procs int `json:"procs,omitempty"`
+	// TCPCongestion lists TCP congestion-control algorithms for the peer's
+	// BitTorrent sockets; the first the host lets it set is used. Empty
+	// keeps the host's default.
+	TCPCongestion []string `json:"tcp_congestion,omitempty"`
 	// FaultCorruptUploads is a test fault: a peer that already holds the
 	// file serves it with corrupted bytes, so the fleet's handling of a
 	// lying peer can be exercised end to end. Never set in normal use.

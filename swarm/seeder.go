@@ -32,7 +32,7 @@ type SeederConfig struct {
 
 // Seeder serves one complete file, read-only, to the swarm.
 type Seeder struct {
-	cl     *torrent.Client
+	cl     *client
 	t      *torrent.Torrent
 	f      *os.File
 	ln     net.Listener

@@ -270,6 +270,8 @@ func TestParseConfigLine(t *testing.T) {
 		{"bad bind", func(c *PeerConfig) { c.BindIP = "eth0" }, "bind_ip"},
 		{"bad allowed", func(c *PeerConfig) { c.AllowedPeers = []string{"x"} }, "allowed peer"},
 		{"negative interval", func(c *PeerConfig) { c.ProgressIntervalMS = -1 }, "progress_interval_ms"},
+		{"congestion", func(c *PeerConfig) { c.TCPCongestion = []string{"cubic", "reno"} }, ""},
+		{"bad congestion", func(c *PeerConfig) { c.TCPCongestion = []string{"reno", "x;rm -rf"} }, "tcp_congestion"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

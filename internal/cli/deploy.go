@@ -25,25 +25,26 @@ type DeployOptions struct {
 	Logger func() *slog.Logger
 	Env    func(string) string
 
-	Source         string
-	Inventories    []string
-	Limit          string
-	Dest           string
-	Timeout        time.Duration
-	JSON           bool
-	User           string
-	PrivateKey     string
-	Forks          int
-	ConnectTimeout time.Duration
-	AdvertiseAddr  string
-	BindAddr       string
-	PeerBinaryDir  string
-	PieceSize      int64
-	StallTimeout   time.Duration
-	PeerConns      int
-	PeerProcs      int
-	AskBecomePass  bool
-	Faults         orchestrator.Faults
+	Source            string
+	Inventories       []string
+	Limit             string
+	Dest              string
+	Timeout           time.Duration
+	JSON              bool
+	User              string
+	PrivateKey        string
+	Forks             int
+	ConnectTimeout    time.Duration
+	AdvertiseAddr     string
+	BindAddr          string
+	PeerBinaryDir     string
+	PieceSize         int64
+	StallTimeout      time.Duration
+	PeerConns         int
+	PeerProcs         int
+	PeerTCPCongestion string
+	AskBecomePass     bool
+	Faults            orchestrator.Faults
 
 	// Deploy runs the deploy; tests replace it.
 	Deploy func(context.Context, orchestrator.DeployOptions) (*orchestrator.Report, error)
@@ -105,6 +106,7 @@ failed; 5 bad options; 99 interrupted.`,
 	f.StringVar(&opts.PeerBinaryDir, "peer-binary-dir", "", "directory holding murderctl-<os>-<arch> peer binaries")
 	f.DurationVar(&opts.StallTimeout, "stall-timeout", orchestrator.DefaultStallTimeout, "fail a host whose peer makes no progress for this long, and kill its peer (negative: never)")
 	f.IntVar(&opts.PeerConns, "peer-connections", 0, fmt.Sprintf("connections each peer seeks to other peers; it accepts up to twice as many (0: %d; negative: the torrent library's 80)", orchestrator.DefaultPeerConns))
+	f.StringVar(&opts.PeerTCPCongestion, "peer-tcp-congestion", "", fmt.Sprintf("TCP congestion control for the peers' sockets: the first of this comma-separated list each host accepts (default %q; \"default\": each host's own)", orchestrator.DefaultPeerTCPCongestion))
 	f.IntVar(&opts.PeerProcs, "peer-procs", 0, fmt.Sprintf("cores each peer's runtime may use (0: %d; negative: all)", orchestrator.DefaultPeerProcs))
 	f.BoolVar(&opts.Faults.OriginLeaves, "fault-origin-leaves", false, "test fault: stop the origin once every piece was sent once")
 	f.StringArrayVar(&opts.Faults.CorruptHosts, "fault-corrupt-host", nil, "test fault: this host's peer, if it already has the file, serves corrupt data")
@@ -163,22 +165,23 @@ func runDeploy(ctx context.Context, opts *DeployOptions) (*orchestrator.Report, 
 	}
 	live := newLiveRecap(opts.IO, opts.JSON)
 	report, err := opts.Deploy(ctx, orchestrator.DeployOptions{
-		Source:        opts.Source,
-		Dest:          opts.Dest,
-		Targets:       sel.Targets,
-		Forks:         forks,
-		Timeout:       opts.Timeout,
-		BindAddr:      opts.BindAddr,
-		AdvertiseAddr: opts.AdvertiseAddr,
-		PieceLength:   opts.PieceSize,
-		StallTimeout:  opts.StallTimeout,
-		PeerConns:     opts.PeerConns,
-		PeerProcs:     opts.PeerProcs,
-		Faults:        opts.Faults,
-		Binaries:      bins,
-		BindPeers:     opts.bindPeers,
-		OnEvent:       traceEvents(opts.Logger(), live.event),
-		Logger:        opts.Logger(),
+		Source:            opts.Source,
+		Dest:              opts.Dest,
+		Targets:           sel.Targets,
+		Forks:             forks,
+		Timeout:           opts.Timeout,
+		BindAddr:          opts.BindAddr,
+		AdvertiseAddr:     opts.AdvertiseAddr,
+		PieceLength:       opts.PieceSize,
+		StallTimeout:      opts.StallTimeout,
+		PeerConns:         opts.PeerConns,
+		PeerProcs:         opts.PeerProcs,
+		PeerTCPCongestion: opts.PeerTCPCongestion,
+		Faults:            opts.Faults,
+		Binaries:          bins,
+		BindPeers:         opts.bindPeers,
+		OnEvent:           traceEvents(opts.Logger(), live.event),
+		Logger:            opts.Logger(),
 	})
 	live.finish()
 	if err != nil {
