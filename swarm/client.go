@@ -71,11 +71,11 @@ func newClient(o clientOptions) (*client, error) {
 	cfg.MinDialTimeout = 2 * time.Second
 	cfg.NominalDialTimeout = 5 * time.Second
 	cfg.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{}
-	cfg.ListenPort = o.ListenPort
-	if o.Listener != nil {
-		cfg.DisableTCP = true
-		cfg.DialForPeerConns = false
-	}
+	// The library opens no socket of its own: the seeder hands it a
+	// listener, and a peer opens its own so that it can choose their
+	// congestion control (the library's sockets take no options).
+	cfg.DisableTCP = true
+	cfg.DialForPeerConns = false
 	cfg.Slogger = o.Logger
 	if cfg.Slogger == nil {
 		cfg.Slogger = slog.New(slog.DiscardHandler)
@@ -87,8 +87,6 @@ func newClient(o clientOptions) (*client, error) {
 		if bindIP == nil {
 			return nil, fmt.Errorf("listen address %q is not an IP", o.ListenHost)
 		}
-		host := o.ListenHost
-		cfg.ListenHost = func(string) string { return host }
 		if bindIP.To4() != nil {
 			cfg.DisableIPv6 = true
 		} else {
@@ -106,10 +104,6 @@ func newClient(o clientOptions) (*client, error) {
 	var dialer torrent.Dialer
 	var err error
 	if listener == nil {
-		// The client's own sockets, so that it chooses their congestion
-		// control (the library's listener takes no socket options).
-		cfg.DisableTCP = true
-		cfg.DialForPeerConns = false
 		if listener, dialer, err = peerSockets(bindIP, o.ListenPort, o.Congestion); err != nil {
 			return nil, err
 		}
