@@ -10,7 +10,6 @@ import (
 	"strings"
 )
 
-// cpuSplit is /proc/stat's busy time by kind, in ticks.
 // cpuSplit is busy CPU time by kind, in ticks. steal is time the
 // hypervisor gave our virtual cores to someone else: not counted as busy,
 // but it is why the same work takes more or less wall time from run to run

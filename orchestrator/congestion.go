@@ -8,11 +8,10 @@ import (
 )
 
 // DefaultPeerTCPCongestion is the peers' congestion control: CUBIC where
-// the peer may set it, else Reno, which every Linux allows. A host whose
-// default is BBR (v1) otherwise overfills its links' queues when several
-// neighbours send to it at once; measured at 50 hosts (docs/benchmarks.md):
-// a quarter of the retransmissions and 1.47-1.52 T against 1.60-1.65 T.
-// Hosts that already default to CUBIC see no change.
+// the peer may set it, else Reno, which every Linux allows. Loss-based
+// control keeps BBR hosts from overfilling their links' queues (why and
+// how much: swarm/congestion.go); hosts that already default to CUBIC see
+// no change.
 const DefaultPeerTCPCongestion = "cubic,reno"
 
 // peerCongestion parses DeployOptions.PeerTCPCongestion into the list the

@@ -174,13 +174,10 @@ func peerSockets(bindIP net.IP, port int, congestion []string) (net.Listener, to
 // each other, and the library accepts requests of any length it can serve.
 const maxChunk = 128 << 10
 
-// addTorrent adds mi to cl over st, without trackers or web seeds.
-func addTorrent(cl *client, mi *metainfo.MetaInfo, st *fileStorage) (*torrent.Torrent, error) {
+// addTorrent adds mi (whose parsed info is info) to cl over st, without
+// trackers or web seeds.
+func addTorrent(cl *client, mi *metainfo.MetaInfo, info *metainfo.Info, st *fileStorage) (*torrent.Torrent, error) {
 	spec, err := torrent.TorrentSpecFromMetaInfoErr(mi)
-	if err != nil {
-		return nil, fmt.Errorf("read torrent: %w", err)
-	}
-	info, err := mi.UnmarshalInfo()
 	if err != nil {
 		return nil, fmt.Errorf("read torrent: %w", err)
 	}

@@ -29,12 +29,13 @@ func ValidCongestionName(s string) bool { return congestionName.MatchString(s) }
 // algorithm the host has not built, or does not allow unprivileged users
 // (net.ipv4.tcp_allowed_congestion_control), is skipped; when none is
 // accepted the socket keeps the host's default, which is not an error.
-// Sockets accepted from a listener inherit its algorithm.
+// Sockets accepted from a listener inherit its algorithm. With no algos
+// there is no hook at all.
 func congestionControl(algos []string) func(network, address string, c syscall.RawConn) error {
+	if len(algos) == 0 {
+		return nil
+	}
 	return func(network, address string, c syscall.RawConn) error {
-		if len(algos) == 0 {
-			return nil
-		}
 		return c.Control(func(fd uintptr) {
 			for _, a := range algos {
 				if unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, a) == nil {

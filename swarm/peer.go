@@ -199,7 +199,7 @@ func (r *peerRun) startTorrent() error {
 	if err != nil {
 		return withCode(CodeInternal, err)
 	}
-	if r.t, err = addTorrent(r.cl, r.pt.mi, r.st); err != nil {
+	if r.t, err = addTorrent(r.cl, r.pt.mi, r.pt.info, r.st); err != nil {
 		return withCode(CodeInternal, err)
 	}
 	r.t.SetOnWriteChunkError(r.st.fail)

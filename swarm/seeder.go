@@ -92,7 +92,7 @@ func StartSeeder(ctx context.Context, cfg SeederConfig) (*Seeder, error) {
 		f.Close()
 		return nil, fmt.Errorf("start seeder: %w", err)
 	}
-	t, err := addTorrent(cl, cfg.MetaInfo, st)
+	t, err := addTorrent(cl, cfg.MetaInfo, info, st)
 	if err != nil {
 		cl.Close()
 		ln.Close()
