@@ -48,6 +48,17 @@ func TestDeployFleet(t *testing.T) {
 	if ratio >= 3 {
 		t.Errorf("control node sent %.2fx the file size, want < 3x: the hosts did not share pieces", ratio)
 	}
+	// Blocks received twice are upload the swarm wasted. Before requests had
+	// a grace period against stealing, one block in six was a duplicate.
+	var dup int64
+	for _, r := range first.Report.Results {
+		dup += r.Duplicate
+	}
+	dupShare := float64(dup) / (hosts * size)
+	t.Logf("duplicate blocks received: %.2f%% of the bytes delivered", 100*dupShare)
+	if dupShare > 0.03 {
+		t.Errorf("hosts received %.1f%% of the file bytes twice, want under 3%%", 100*dupShare)
+	}
 
 	again := runMurderctl(t, f, 5*time.Minute, "deploy", "-v", "-i", inv, src, "--dest", "/srv/", "--json")
 	if again.Code != 0 {

@@ -104,6 +104,7 @@ type hostResult struct {
 	Completed  int64    `json:"completed_ns"`
 	ExitCode   int      `json:"exit_code"`
 	Uploaded   int64    `json:"uploaded"`
+	Duplicate  int64    `json:"duplicate"`
 	Stderr     string   `json:"stderr"`
 	BadPeers   []string `json:"bad_peers"`
 }

@@ -127,12 +127,12 @@ func (h *hostRun) apply(ev swarm.Event) bool {
 			h.directPlan = nil
 		}
 	case swarm.EventProgress, swarm.EventExiting:
-		h.r.Downloaded, h.r.Uploaded = ev.Downloaded, ev.Uploaded
+		h.r.Downloaded, h.r.Uploaded, h.r.Duplicate = ev.Downloaded, ev.Uploaded, ev.Duplicate
 	case swarm.EventBadPeer:
 		h.r.BadPeers = append(h.r.BadPeers, ev.Addr)
 	case swarm.EventDone:
 		h.r.Completed = time.Since(h.d.start)
-		h.r.Dest, h.r.Downloaded = ev.Dest, ev.Downloaded
+		h.r.Dest, h.r.Downloaded, h.r.Duplicate = ev.Dest, ev.Downloaded, ev.Duplicate
 		h.r.Status = StatusOK
 		if ev.Changed {
 			h.r.Status = StatusChanged

@@ -32,10 +32,12 @@ type Result struct {
 	Completed time.Duration `json:"completed_ns,omitempty"`
 
 	// Deploy-only fields.
-	Dest       string   `json:"dest,omitempty"`
-	Downloaded int64    `json:"downloaded,omitempty"`
-	Uploaded   int64    `json:"uploaded,omitempty"`
-	BadPeers   []string `json:"bad_peers,omitempty"`
+	Dest       string `json:"dest,omitempty"`
+	Downloaded int64  `json:"downloaded,omitempty"`
+	Uploaded   int64  `json:"uploaded,omitempty"`
+	// Duplicate is block bytes the host received twice (see swarm.Event).
+	Duplicate int64    `json:"duplicate,omitempty"`
+	BadPeers  []string `json:"bad_peers,omitempty"`
 }
 
 // Failed reports whether the host failed or was unreachable.

@@ -26,9 +26,9 @@ import (
 // BitTorrent. GET piece/<i> serves a piece again for a host that cannot get
 // it from the fleet (its only holder died or stalled).
 //
-// Requests are served one at a time (sendSlots): pieces then reach the
-// fleet in sequence, each as fast as the uplink allows, rather than all
-// arriving together at the end.
+// A few requests are served at once (originSlots): pieces then reach the
+// fleet roughly in sequence, while the uplink stays full even though each
+// receiver's downlink is shared with the swarm's own traffic.
 type Origin struct {
 	f     *os.File
 	info  *metainfo.Info
@@ -47,8 +47,13 @@ type Origin struct {
 	LeaveAfterHandout bool
 }
 
-// originSlots is how many pieces the origin sends at once.
-const originSlots = 1
+// originSlots is how many pieces the origin sends at once. With one, the
+// origin's rate was the share it got of one receiver's downlink, where it
+// competes with that host's peers: about 7.5 of 10 Mbit/s at 10 hosts, and
+// every host finished just after the origin. Four kept it at 9.4 Mbit/s
+// (docs/benchmarks.md, fifth session). Before requests stopped being stolen
+// (stealGrace), four left late hosts behind, so one was kept then.
+const originSlots = 4
 
 // Origin response headers.
 const (

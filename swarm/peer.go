@@ -291,6 +291,7 @@ func (r *peerRun) counters(kind string) Event {
 			ev.Downloaded += r.origin.got.Load()
 		}
 		ev.Uploaded = s.BytesWrittenData.Int64()
+		ev.Duplicate = s.BytesReadData.Int64() - s.BytesReadUsefulData.Int64()
 	}
 	return ev
 }

@@ -88,6 +88,9 @@ type Event struct {
 	Total      int   `json:"total,omitempty"` // pieces in the torrent
 	Downloaded int64 `json:"downloaded,omitempty"`
 	Uploaded   int64 `json:"uploaded,omitempty"`
+	// Duplicate counts block bytes received that the host already had:
+	// upload the swarm spent for nothing.
+	Duplicate int64 `json:"duplicate,omitempty"`
 	// Done: whether the destination changed, and where the file is.
 	Changed bool   `json:"changed,omitempty"`
 	Dest    string `json:"dest,omitempty"`
