@@ -49,7 +49,8 @@ func TestDeployFleet(t *testing.T) {
 		t.Errorf("control node sent %.2fx the file size, want < 3x: the hosts did not share pieces", ratio)
 	}
 	// Blocks received twice are upload the swarm wasted. Before requests had
-	// a grace period against stealing, one block in six was a duplicate.
+	// a grace period against stealing, one block in six was a duplicate on
+	// the benchmark's fleet of 10 hosts at 10 Mbit/s.
 	var dup int64
 	for _, r := range first.Report.Results {
 		dup += r.Duplicate

@@ -173,8 +173,8 @@ func peerSockets(bindIP net.IP, port int, congestion []string) (net.Listener, to
 // 100 ms and more the first holder has usually sent the block already, so
 // both copies arrive and one is thrown away. Measured with the library's
 // ChunksReadWasted (docs/benchmarks.md, fifth session): with no grace one
-// block in six received was a duplicate (10 and 50 hosts), with 1 s one in
-// eight at 50 hosts, with 5 s one in 230. A request still moves after 5 s,
+// block in six received was a duplicate at 10 hosts; at 50 hosts one in
+// eight with 1 s and one in 230 with 5 s. A request still moves after 5 s,
 // so a stalled holder does not keep a block for long.
 const stealGrace = 5 * time.Second
 
