@@ -7,8 +7,11 @@ import (
 )
 
 // minPieceLength is the smallest piece chosen for a large fleet. Smaller
-// pieces cost the swarm per-piece work; larger ones slow the spread.
-const minPieceLength = 128 << 10
+// pieces cost the swarm per-piece work; larger ones slow the spread. Once
+// peers woke once per piece message (SO_RCVLOWAT), 64 KiB pieces took the
+// 50-host benchmark from 1.34-1.36 T to 1.28 T, at about 90% of the two
+// cores against 70% (docs/benchmarks.md, seventh session).
+const minPieceLength = 64 << 10
 
 // piecesPerHop is how many pieces the file should hold per doubling of the
 // fleet. A fresh piece is uploaded to several neighbours at once, so each

@@ -135,6 +135,35 @@ func (p filePiece) ReadAt(b []byte, off int64) (int, error) {
 	return p.s.f.ReadAt(b, p.off+off)
 }
 
+// hashBufs are the buffers WriteTo reads pieces through.
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// WriteTo implements io.WriterTo, which the library hashes a piece with:
+// one pooled buffer, where its fallback (io.CopyN) allocates a fresh one
+// for every piece, memory the kernel then faults in anew.
+func (p filePiece) WriteTo(w io.Writer) (int64, error) {
+	bp := hashBufs.Get().(*[]byte)
+	defer hashBufs.Put(bp)
+	var done int64
+	for done < p.length {
+		buf := (*bp)[:min(int64(len(*bp)), p.length-done)]
+		n, err := p.s.f.ReadAt(buf, p.off+done)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return done, werr
+			}
+			done += int64(n)
+		}
+		if n < len(buf) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return done, err
+		}
+	}
+	return done, nil
+}
+
 func (p filePiece) WriteAt(b []byte, off int64) (int, error) {
 	p.s.mu.Lock()
 	ro, failed := p.s.readOnly, p.s.writeErr

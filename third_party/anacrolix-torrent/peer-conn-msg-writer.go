@@ -135,6 +135,7 @@ func (cn *peerConnMsgWriter) run(keepAliveTimeout time.Duration) {
 		cn.totalDataBytesWritten += int64(frontBuf.pieceDataBytes)
 		cn.mu.Unlock()
 		frontBuf.pieceDataBytes = 0
+		frontBuf.release()
 		lastWrite = time.Now()
 		keepAliveTimer.Reset(keepAliveTimeout)
 	}
@@ -148,6 +149,9 @@ func (cn *peerConnMsgWriter) writeToBuffer(msg pp.Message) (err error) {
 			cn.writeBuffer.Truncate(originalLen)
 		}
 	}()
+	if msg.Type == pp.Piece && !msg.Keepalive {
+		cn.writeBuffer.reserve(len(msg.Piece) + 64)
+	}
 	err = msg.WriteTo(cn.writeBuffer)
 	if err == nil {
 		cn.writeBuffer.pieceDataBytes += len(msg.Piece)

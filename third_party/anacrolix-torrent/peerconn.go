@@ -838,7 +838,14 @@ func (c *PeerConn) useBestReject(r Request) {
 }
 
 func (c *PeerConn) readPeerRequestData(r Request) ([]byte, error) {
-	b := make([]byte, r.Length)
+	var b []byte
+	if r.Length <= c.t.chunkSize {
+		// Patched in by murderctl (PATCHED.md): a pooled buffer, returned by sendChunk. A fresh
+		// one per request made the kernel fault in and zero new pages for every chunk uploaded.
+		b = c.t.getChunkBuffer()[:r.Length]
+	} else {
+		b = make([]byte, r.Length)
+	}
 	p := c.t.info.Piece(int(r.Index))
 	n, err := c.t.readAt(b, p.Offset()+int64(r.Begin))
 	if n == len(b) {
@@ -876,6 +883,15 @@ func (c *PeerConn) mainReadLoop() (err error) {
 		R:         bufio.NewReaderSize(c.r, 1<<17),
 		MaxLength: 4 * pp.Integer(max(int64(t.chunkSize), defaultChunkSize)),
 		Pool:      &t.chunkPool,
+	}
+	if cl.config.PieceDataRcvLowat && !c.headerEncrypted {
+		if lr := newRcvLowatReader(c.r, c.conn); lr != nil {
+			// Piece data bypasses the buffer (it is read straight into a chunk buffer once
+			// it has all arrived), so the buffer only gathers the small messages: a large
+			// one per connection would be memory the kernel faults in for little.
+			decoder.R = bufio.NewReaderSize(lr, 16<<10)
+			decoder.ExpectPieceData = lr.expect
+		}
 	}
 	for {
 		var msg pp.Message
@@ -1232,12 +1248,17 @@ func (c *PeerConn) sendChunk(r Request, msg func(pp.Message) bool) (more bool) {
 	panicif.NotEq(len(b), r.Length.Int())
 	c.deleteReadyPeerRequest(r)
 	c.lastChunkSent = time.Now()
-	return msg(pp.Message{
+	more = msg(pp.Message{
 		Type:  pp.Piece,
 		Index: r.Index,
 		Begin: r.Begin,
 		Piece: b,
 	})
+	// The message writer has copied b into its buffer.
+	if cap(b) == c.t.chunkSize.Int() {
+		c.t.putChunkBuffer(b[:cap(b)])
+	}
+	return more
 }
 
 func (c *PeerConn) setTorrent(t *Torrent) {

@@ -18,6 +18,11 @@ type Decoder struct {
 	// pool. The chunk size should not change for the life of the decoder.
 	Pool      *sync.Pool
 	MaxLength Integer // TODO: Should this include the length header or not?
+	// If set, called with the number of bytes of a piece message's data that R's source has yet
+	// to deliver, just before they are read, and with 0 once they have been. A source that can
+	// wait for that many bytes at once (SO_RCVLOWAT) wakes its reader once per piece message
+	// instead of once per segment. Patched in by murderctl (PATCHED.md).
+	ExpectPieceData func(n int)
 }
 
 // This limits reads to the length of a message, returning io.EOF when the end of the message bytes
@@ -109,7 +114,7 @@ func (d *Decoder) Decode(msg *Message) (err error) {
 		return
 	}
 	msg.Type = MessageType(c)
-	err = readMessageAfterType(msg, &r, d.Pool)
+	err = readMessageAfterType(msg, &r, d.Pool, d.expectPieceData)
 	if err != nil {
 		err = fmt.Errorf("reading fields for message type %v: %w", msg.Type, err)
 		return
@@ -120,7 +125,18 @@ func (d *Decoder) Decode(msg *Message) (err error) {
 	return
 }
 
-func readMessageAfterType(msg *Message, r *expectReader, piecePool *sync.Pool) (err error) {
+// expectPieceData tells ExpectPieceData how much of a dataLen-byte piece body is not buffered yet.
+func (d *Decoder) expectPieceData(dataLen int64) (done func()) {
+	if d.ExpectPieceData == nil {
+		return func() {}
+	}
+	if pending := dataLen - int64(d.R.Buffered()); pending > 0 {
+		d.ExpectPieceData(int(pending))
+	}
+	return func() { d.ExpectPieceData(0) }
+}
+
+func readMessageAfterType(msg *Message, r *expectReader, piecePool *sync.Pool, expectPieceData func(int64) func()) (err error) {
 	switch msg.Type {
 	case Choke, Unchoke, Interested, NotInterested, HaveAll, HaveNone:
 	case Have, AllowedFast, Suggest:
@@ -153,7 +169,9 @@ func readMessageAfterType(msg *Message, r *expectReader, piecePool *sync.Pool) (
 			}
 			msg.Piece = msg.Piece[:dataLen]
 		}
+		done := expectPieceData(dataLen)
 		_, err = io.ReadFull(r, msg.Piece)
+		done()
 	case Extended:
 		var b byte
 		b, err = r.ReadByte()
