@@ -100,6 +100,13 @@ func TestDeploy(t *testing.T) {
 	}
 
 	// Again, reachable hosts only: nothing to change, nothing downloaded.
+	// The binary is cached, so one session probes and launches each peer.
+	for _, h := range hosts {
+		if n := h.execs.Load(); n < 2 {
+			t.Errorf("%s: first contact ran %d commands, want the probe, the push and the launch", h.target.Name, n)
+		}
+		h.execs.Store(0)
+	}
 	opts = deployOpts(t, src, targetsOf(hosts))
 	rep, err = Deploy(context.Background(), opts)
 	if err != nil {
@@ -112,6 +119,11 @@ func TestDeploy(t *testing.T) {
 	}
 	if rep.SeederUploaded != 0 {
 		t.Errorf("second run: seeder uploaded %d, want 0", rep.SeederUploaded)
+	}
+	for _, h := range hosts {
+		if n := h.execs.Load(); n != 1 {
+			t.Errorf("%s: a deploy with the binary cached ran %d commands, want 1 (probe and launch)", h.target.Name, n)
+		}
 	}
 	for _, h := range hosts {
 		noProcessesUnder(t, h.home)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,7 +83,21 @@ type testHost struct {
 	srv    *sshserver.Server
 	home   string
 	target Target
+	execs  atomic.Int64 // commands the server has run
 }
+
+// execCounter counts the commands an sshserver runs, from its log.
+type execCounter struct{ n *atomic.Int64 }
+
+func (c execCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c execCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "sshserver exec" {
+		c.n.Add(1)
+	}
+	return nil
+}
+func (c execCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c execCounter) WithGroup(string) slog.Handler      { return c }
 
 // startHosts starts n SSH servers on 127.0.0.(first+i), each with its own
 // home directory, and returns them with targets that check host keys.
@@ -112,9 +128,11 @@ func startHosts(t *testing.T, n, first int) []*testHost {
 		if err := os.Mkdir(home, 0o700); err != nil {
 			t.Fatal(err)
 		}
+		th := &testHost{home: home}
 		srv, err := sshserver.Start(context.Background(), sshserver.Options{
 			Addr: net.JoinHostPort(ip, "0"), HostKey: hostKey.Signer,
 			AuthorizedKeys: []ssh.PublicKey{userKey.Public()}, Home: home,
+			Logger: slog.New(execCounter{&th.execs}),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -124,11 +142,12 @@ func startHosts(t *testing.T, n, first int) []*testHost {
 			t.Fatal(err)
 		}
 		port := srv.Addr().(*net.TCPAddr).Port
-		hosts = append(hosts, &testHost{srv: srv, home: home, target: Target{
+		th.srv, th.target = srv, Target{
 			Name: fmt.Sprintf("host%02d", i+1),
 			SSH: sshx.Config{Host: ip, Port: port, User: login, KeyFiles: []string{keyFile},
 				KnownHostsFiles: []string{known}, ConnectTimeout: 5 * time.Second},
-		}})
+		}
+		hosts = append(hosts, th)
 	}
 	return hosts
 }

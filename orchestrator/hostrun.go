@@ -64,7 +64,8 @@ func (h *hostRun) settle() { h.settleOnce.Do(h.d.settle) }
 
 func (h *hostRun) run(ctx context.Context) {
 	defer h.settle()
-	if err := h.prepare(ctx); err != nil {
+	ps, err := h.prepare(ctx)
+	if err != nil {
 		if h.directPlan != nil {
 			h.d.relay.done(h.binary.SHA256, *h.directPlan, false)
 		}
@@ -84,61 +85,69 @@ func (h *hostRun) run(ctx context.Context) {
 		return
 	}
 	defer h.conn.Close()
-	h.launch(ctx)
+	h.launch(ctx, ps)
 }
 
 // prepare connects and pushes what the peer needs, within the forks limit.
-func (h *hostRun) prepare(ctx context.Context) error {
+// It returns the peer's session when the probe could launch it at once.
+func (h *hostRun) prepare(ctx context.Context) (*peerSession, error) {
 	if err := h.d.setup.Acquire(ctx, 1); err != nil {
-		return fmt.Errorf("not started: %w", context.Cause(ctx))
+		return nil, fmt.Errorf("not started: %w", context.Cause(ctx))
 	}
 	defer h.d.setup.Release(1)
 	c, err := h.d.opts.Dialer.Dial(ctx, h.t)
 	if err != nil {
 		h.r.setErr(StatusUnreachable, err)
-		return err
+		return nil, err
 	}
 	h.d.log.Debug("connected", "host", h.t.Name, "since_start", time.Since(h.d.start))
 	h.conn = c
-	err = h.probeAndPush(ctx)
-	h.d.log.Debug("set up", "host", h.t.Name, "since_start", time.Since(h.d.start), "err", err)
+	ps, err := h.probeAndPush(ctx)
+	h.d.log.Debug("set up", "host", h.t.Name, "since_start", time.Since(h.d.start), "launched", ps != nil, "err", err)
 	if err != nil {
 		c.Close()
 	}
-	return err
+	return ps, err
 }
 
-func (h *hostRun) probeAndPush(ctx context.Context) error {
-	goos, goarch, cached, err := h.probe(ctx)
-	if err != nil {
-		return err
+func (h *hostRun) probeAndPush(ctx context.Context) (*peerSession, error) {
+	var goos, goarch string
+	var cached map[string]bool
+	var err error
+	if b := h.fastBinary(); b != nil {
+		var ps *peerSession
+		if ps, goos, goarch, cached, err = h.probeAndLaunch(ctx, b); ps != nil || err != nil {
+			return ps, err
+		}
+	} else if goos, goarch, cached, err = h.probe(ctx); err != nil {
+		return nil, err
 	}
 	h.d.log.Debug("probed", "host", h.t.Name, "since_start", time.Since(h.d.start))
 	if h.binary, err = h.d.opts.Binaries.For(goos, goarch); err != nil {
-		return err
+		return nil, err
 	}
 	if !h.hasDir {
 		if err := h.runSetup(ctx, "create "+remoteDir, "umask 077; mkdir -p "+remoteDir+" && chmod 700 "+remoteDir); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if !cached[h.binaryName()] {
 		start := time.Now()
 		if err := h.obtainBinary(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		h.d.log.Debug("peer binary obtained", "host", h.t.Name, "took", time.Since(start))
 	}
 	if h.staged() {
-		return h.stage(ctx)
+		return nil, h.stage(ctx)
 	}
 	if h.torrentInline() {
-		return nil
+		return nil, nil
 	}
 	if err := h.conn.Upload(ctx, bytes.NewReader(h.d.torrent), int64(len(h.d.torrent)), h.torrentPath(), 0o600); err != nil {
-		return fmt.Errorf("push torrent: %w", err)
+		return nil, fmt.Errorf("push torrent: %w", err)
 	}
-	return nil
+	return nil, nil
 }
 
 // torrentInline says whether the .torrent travels on the peer's stdin with
@@ -182,12 +191,22 @@ const destCheck = `d=$1; case "$d" in ""|*/) p="${d:-./}$2";; *) if [ -d "$d" ];
 // the become user, if any), and lists what the private cache directory
 // already holds. It changes nothing.
 func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[string]bool, err error) {
-	script := `uname -s; uname -m; printf '%s\n' "$HOME"; ` +
+	var out, errb bytes.Buffer
+	code, err := h.runBecome(ctx, h.probeScript(), false, nil, &out, &errb)
+	return h.parseProbe(out.String(), errb.String(), code, err)
+}
+
+// probeScript prints, a line each: uname -s, uname -m, $HOME, whether bash
+// exists, whether the cache directory exists, then the directory's names.
+func (h *hostRun) probeScript() string {
+	return `uname -s; uname -m; printf '%s\n' "$HOME"; ` +
 		`if command -v bash >/dev/null 2>&1; then echo bash; else echo nobash; fi; ` +
 		h.becomeSh(false, destCheck, h.d.opts.Dest, h.d.name) + ` || exit; ` +
 		`if [ -d ` + remoteDir + ` ]; then echo dir; ls -1a ` + remoteDir + `; else echo nodir; fi`
-	var out, errb bytes.Buffer
-	code, err := h.runBecome(ctx, script, false, nil, &out, &errb)
+}
+
+// parseProbe reads what probeScript printed (out, errOut) and how it ended.
+func (h *hostRun) parseProbe(out, errOut string, code int, err error) (goos, goarch string, cached map[string]bool, _ error) {
 	if errors.Is(err, errBecome) {
 		return "", "", nil, fmt.Errorf("probe as %s: %w", h.t.BecomeUser, err)
 	}
@@ -195,12 +214,12 @@ func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[st
 		h.r.setErr(StatusUnreachable, fmt.Errorf("probe: %w", err))
 		return "", "", nil, err
 	}
-	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	if code >= 64 && code <= 66 {
-		return "", "", nil, errors.New(strings.TrimSpace(errb.String()))
+		return "", "", nil, errors.New(strings.TrimSpace(errOut))
 	}
 	if code != 0 || len(lines) < 5 {
-		return "", "", nil, fmt.Errorf("probe failed (exit %d): %s", code, becomeHint(strings.TrimSpace(errb.String())))
+		return "", "", nil, fmt.Errorf("probe failed (exit %d): %s", code, becomeHint(strings.TrimSpace(errOut)))
 	}
 	goos = strings.ToLower(strings.TrimSpace(lines[0]))
 	goarch = goArch(strings.TrimSpace(lines[1]))
@@ -241,15 +260,21 @@ func (h *hostRun) launchCommand() string {
 	if h.stageDir != "" {
 		return h.becomeSh(false, launchStagedScript, h.stageDir, h.binaryName())
 	}
-	f := sshx.Quote(h.binaryPath())
-	stamp := sshx.Quote(h.binaryPath() + ".ok")
+	return launchLine(h.binaryPath(), h.binary.SHA256, h.becomeArgv(h.binaryPath(), "peer"))
+}
+
+// launchLine is the shell line that checks the cached binary at path
+// against sum and runs exec, the peer's command line.
+func launchLine(path, sum, exec string) string {
+	f := sshx.Quote(path)
+	stamp := sshx.Quote(path + ".ok")
 	// The full SHA-256 check runs when the binary's size, mtime or inode
 	// differ from the stamp written when it was last verified: hashing the
 	// binary on every launch would cost each host tens of milliseconds of
 	// CPU for nothing.
 	return fmt.Sprintf(`umask 077; if [ "$(stat -c %%s:%%Y:%%i %s 2>/dev/null)" != "$(cat %s 2>/dev/null)" ]; then `+
 		`printf '%%s  %%s\n' %s %s | sha256sum -c --status || { rm -f %s %s; exit %d; }; stat -c %%s:%%Y:%%i %s > %s; fi; exec %s`,
-		f, stamp, h.binary.SHA256, f, f, stamp, exitBinaryMismatch, f, stamp, h.becomeArgv(h.binaryPath(), "peer"))
+		f, stamp, sum, f, f, stamp, exitBinaryMismatch, f, stamp, exec)
 }
 
 // peerConfig is what this host's peer is told on its stdin.

@@ -15,54 +15,75 @@ import (
 	"github.com/murderctl/murderctl/swarm"
 )
 
-// launch starts the peer, follows its events until the fleet is done, then
-// tells it to stop and collects its exit status.
-func (h *hostRun) launch(ctx context.Context) {
-	runCtx, cancelRun := context.WithCancel(ctx)
-	defer cancelRun()
-	tunnelAddr, err := h.tunnel(runCtx)
-	if err != nil {
-		h.unstage(ctx)
-		h.r.setErr(StatusFailed, fmt.Errorf("tunnel to the tracker: %w", err))
-		return
-	}
-	cfg, err := json.Marshal(h.peerConfig(tunnelAddr))
-	if err != nil {
-		h.unstage(ctx)
-		h.r.setErr(StatusFailed, fmt.Errorf("encode peer config: %w", err))
-		return
-	}
+// peerSession is a launch session under way: the script that execs the
+// peer, then the peer, with its stdin, stdout and stderr.
+type peerSession struct {
+	cancel  context.CancelFunc // ends the session
+	stdinW  *io.PipeWriter
+	stdinMu sync.Mutex
+	out     io.Reader // stdout, from where the peer's events begin
+	stderr  *capped
+	done    chan struct{} // closed when the session has ended; then code, err
+	code    int
+	err     error
+}
+
+// send writes one line to the peer's stdin.
+func (ps *peerSession) send(line []byte) {
+	ps.stdinMu.Lock()
+	defer ps.stdinMu.Unlock()
+	ps.stdinW.Write(append(line, '\n'))
+}
+
+// startSession runs cmd, a launch line, with cfg as its first line of
+// stdin: the peer reads it once exec'd, and nothing before it reads stdin.
+func (h *hostRun) startSession(ctx context.Context, cmd string, cfg []byte) *peerSession {
+	runCtx, cancel := context.WithCancel(ctx)
 	stdinR, stdinW := io.Pipe()
 	outR, outW := io.Pipe()
-	stderr := &capped{max: 64 << 10}
-
-	var code int
-	var runErr error
-	runDone := make(chan struct{})
+	ps := &peerSession{cancel: cancel, stdinW: stdinW, out: outR, stderr: &capped{max: 64 << 10}, done: make(chan struct{})}
 	go func() {
-		defer close(runDone)
-		code, runErr = h.runBecome(runCtx, h.launchCommand(), false, stdinR, outW, stderr)
+		defer close(ps.done)
+		ps.code, ps.err = h.runBecome(runCtx, cmd, false, stdinR, outW, ps.stderr)
 		outW.Close()
 		stdinR.Close()
-		if errors.Is(runErr, errBecome) {
+		if errors.Is(ps.err, errBecome) {
 			// sudo never started the launch script, which would have
 			// removed the staged copy.
 			h.unstage(ctx)
 		}
 	}()
+	go ps.send(cfg)
+	return ps
+}
 
-	var stdinMu sync.Mutex
-	send := func(line []byte) {
-		stdinMu.Lock()
-		defer stdinMu.Unlock()
-		stdinW.Write(append(line, '\n'))
+// launch starts the peer, unless ps is a session that already runs it,
+// follows its events until the fleet is done, then tells it to stop and
+// collects its exit status.
+func (h *hostRun) launch(ctx context.Context, ps *peerSession) {
+	if ps == nil {
+		tunnelCtx, cancelTunnel := context.WithCancel(ctx)
+		defer cancelTunnel()
+		tunnelAddr, err := h.tunnel(tunnelCtx)
+		if err != nil {
+			h.unstage(ctx)
+			h.r.setErr(StatusFailed, fmt.Errorf("tunnel to the tracker: %w", err))
+			return
+		}
+		cfg, err := json.Marshal(h.peerConfig(tunnelAddr))
+		if err != nil {
+			h.unstage(ctx)
+			h.r.setErr(StatusFailed, fmt.Errorf("encode peer config: %w", err))
+			return
+		}
+		ps = h.startSession(ctx, h.launchCommand(), cfg)
 	}
-	go send(cfg)
+	defer ps.cancel()
 
 	eventsDone := make(chan struct{})
 	go func() {
 		defer close(eventsDone)
-		h.readEvents(outR, func(ev swarm.Event) {
+		h.readEvents(ps.out, func(ev swarm.Event) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			if h.terminal {
@@ -84,13 +105,13 @@ func (h *hostRun) launch(ctx context.Context) {
 
 	select {
 	case <-h.d.allDone:
-	case <-runDone:
+	case <-ps.done:
 	case <-ctx.Done():
 	}
 	stop, _ := json.Marshal(swarm.Control{Cmd: swarm.ControlStop})
-	go func() { send(stop); stdinW.Close() }()
+	go func() { ps.send(stop); ps.stdinW.Close() }()
 	select {
-	case <-runDone:
+	case <-ps.done:
 	case <-time.After(stopGrace):
 		// It did not stop (frozen, or the session is wedged): kill it
 		// rather than leave it behind.
@@ -98,8 +119,8 @@ func (h *hostRun) launch(ctx context.Context) {
 		pid := h.pid
 		h.mu.Unlock()
 		h.kill(ctx, pid)
-		cancelRun()
-		<-runDone
+		ps.cancel()
+		<-ps.done
 	}
 	<-eventsDone
 	if h.directPlan != nil {
@@ -108,10 +129,10 @@ func (h *hostRun) launch(ctx context.Context) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.r.ExitCode = code
-	h.r.Stderr = stderr.String()
+	h.r.ExitCode = ps.code
+	h.r.Stderr = ps.stderr.String()
 	if !h.terminal {
-		h.r.setErr(h.exitStatus(ctx, code, runErr))
+		h.r.setErr(h.exitStatus(ctx, ps.code, ps.err))
 	}
 }
 
