@@ -199,19 +199,20 @@ func checkStatic(path string) error {
 	return nil
 }
 
+// unameArch maps the `uname -m` names we know to GOARCH.
+var unameArch = map[string]string{
+	"x86_64": "amd64", "amd64": "amd64",
+	"aarch64": "arm64", "arm64": "arm64",
+	"i386": "386", "i486": "386", "i586": "386", "i686": "386",
+	"armv6l": "arm", "armv7l": "arm", "armv7": "arm", "arm": "arm",
+	"ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64",
+	"mips64": "mips64", "mips64le": "mips64le", "loong64": "loong64",
+}
+
 // goArch maps `uname -m` to GOARCH.
 func goArch(machine string) string {
-	switch machine {
-	case "x86_64", "amd64":
-		return "amd64"
-	case "aarch64", "arm64":
-		return "arm64"
-	case "i386", "i486", "i586", "i686":
-		return "386"
-	case "armv6l", "armv7l", "armv7", "arm":
-		return "arm"
-	case "ppc64le", "s390x", "riscv64", "mips64", "mips64le", "loong64":
-		return machine
+	if a, ok := unameArch[machine]; ok {
+		return a
 	}
 	return "unknown-" + machine
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/murderctl/murderctl/sshx"
@@ -48,15 +49,15 @@ func (h *hostRun) fastBinary() *PeerBinary {
 	return b
 }
 
-// unameMachines lists the `uname -m` names goArch maps to goarch.
+// unameMachines lists, sorted, the `uname -m` names goArch maps to goarch.
 func unameMachines(goarch string) []string {
 	var out []string
-	for _, m := range []string{"x86_64", "amd64", "aarch64", "arm64", "i386", "i486", "i586", "i686",
-		"armv6l", "armv7l", "armv7", "arm", "ppc64le", "s390x", "riscv64", "mips64", "mips64le", "loong64"} {
-		if goArch(m) == goarch {
+	for m, a := range unameArch {
+		if a == goarch {
 			out = append(out, m)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -125,18 +125,16 @@ func (d *Decoder) Decode(msg *Message) (err error) {
 	return
 }
 
-// expectPieceData tells ExpectPieceData how much of a dataLen-byte piece body is not buffered yet.
-func (d *Decoder) expectPieceData(dataLen int64) (done func()) {
+// expectPieceData tells ExpectPieceData how much of a dataLen-byte piece body is not buffered yet
+// (0: the body has been read).
+func (d *Decoder) expectPieceData(dataLen int64) {
 	if d.ExpectPieceData == nil {
-		return func() {}
+		return
 	}
-	if pending := dataLen - int64(d.R.Buffered()); pending > 0 {
-		d.ExpectPieceData(int(pending))
-	}
-	return func() { d.ExpectPieceData(0) }
+	d.ExpectPieceData(int(max(0, dataLen-int64(d.R.Buffered()))))
 }
 
-func readMessageAfterType(msg *Message, r *expectReader, piecePool *sync.Pool, expectPieceData func(int64) func()) (err error) {
+func readMessageAfterType(msg *Message, r *expectReader, piecePool *sync.Pool, expectPieceData func(int64)) (err error) {
 	switch msg.Type {
 	case Choke, Unchoke, Interested, NotInterested, HaveAll, HaveNone:
 	case Have, AllowedFast, Suggest:
@@ -169,9 +167,9 @@ func readMessageAfterType(msg *Message, r *expectReader, piecePool *sync.Pool, e
 			}
 			msg.Piece = msg.Piece[:dataLen]
 		}
-		done := expectPieceData(dataLen)
+		expectPieceData(dataLen)
 		_, err = io.ReadFull(r, msg.Piece)
-		done()
+		expectPieceData(0)
 	case Extended:
 		var b byte
 		b, err = r.ReadByte()
