@@ -126,6 +126,7 @@ type deploy struct {
 	setup    *semaphore.Weighted
 	tcpCC    []string     // the peers' congestion-control choices
 	relay    *binaryRelay // nil when disabled
+	gate     *originGate
 
 	mu      sync.Mutex
 	pending int
@@ -183,6 +184,9 @@ func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
 	}
 	defer origin.Close()
 	origin.LeaveAfterHandout = opts.Faults.OriginLeaves
+	d.gate = newOriginGate(len(opts.Targets), originHoldMax)
+	defer d.gate.stop()
+	origin.Ready = d.gate.Ready()
 	srv := &http.Server{Handler: d.routes(trk.Handler(), origin), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(tl)
 	defer srv.Close()

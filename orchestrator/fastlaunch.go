@@ -77,7 +77,7 @@ func (h *hostRun) probeAndLaunch(ctx context.Context, b *PeerBinary) (ps *peerSe
 		pats = append(pats, sshx.Quote("Linux/"+m))
 	}
 	script := h.probeScript() + "; echo " + probedMark + "; " +
-		`case "$(uname -s)/$(uname -m)" in ` + strings.Join(pats, "|") + `) ;; *) exit 0;; esac; ` +
+		`case "${murderctl_u% *}/${murderctl_u##* }" in ` + strings.Join(pats, "|") + `) ;; *) exit 0;; esac; ` +
 		`[ -f ` + sshx.Quote(path) + ` ] || exit 0; echo ` + launchMark + "; " +
 		launchLine(path, b.SHA256, sshx.QuoteCommand(path, "peer"))
 	ps = h.startSession(ctx, script, cfg)

@@ -39,6 +39,7 @@ type hostRun struct {
 	conn Conn
 
 	settleOnce sync.Once
+	gateOnce   sync.Once
 	home       string
 	hasBash    bool
 	hasDir     bool // the private cache directory exists
@@ -60,7 +61,17 @@ type hostRun struct {
 	stageDir    string
 }
 
-func (h *hostRun) settle() { h.settleOnce.Do(h.d.settle) }
+func (h *hostRun) settle() {
+	h.passGate()
+	h.settleOnce.Do(h.d.settle)
+}
+
+// passGate tells the origin's gate this host no longer waits on it.
+func (h *hostRun) passGate() {
+	if h.d.gate != nil {
+		h.gateOnce.Do(h.d.gate.pass)
+	}
+}
 
 func (h *hostRun) run(ctx context.Context) {
 	defer h.settle()
@@ -132,6 +143,7 @@ func (h *hostRun) probeAndPush(ctx context.Context) (*peerSession, error) {
 		}
 	}
 	if !cached[h.binaryName()] {
+		h.passGate() // a push takes seconds: the fleet does not wait for it
 		start := time.Now()
 		if err := h.obtainBinary(ctx); err != nil {
 			return nil, err
@@ -199,7 +211,10 @@ func (h *hostRun) probe(ctx context.Context) (goos, goarch string, cached map[st
 // probeScript prints, a line each: uname -s, uname -m, $HOME, whether bash
 // exists, whether the cache directory exists, then the directory's names.
 func (h *hostRun) probeScript() string {
-	return `uname -s; uname -m; printf '%s\n' "$HOME"; ` +
+	// One uname for both lines, kept in a variable the fast launch reads
+	// again: every process a probe starts costs 1-2 ms of a host's CPU,
+	// and with fifty hosts on two cores that adds up (docs/benchmarks.md).
+	return `murderctl_u=$(uname -sm); printf '%s\n' "${murderctl_u% *}" "${murderctl_u##* }" "$HOME"; ` +
 		`if command -v bash >/dev/null 2>&1; then echo bash; else echo nobash; fi; ` +
 		h.becomeSh(false, destCheck, h.d.opts.Dest, h.d.name) + ` || exit; ` +
 		`if [ -d ` + remoteDir + ` ]; then echo dir; ls -1a ` + remoteDir + `; else echo nodir; fi`
@@ -272,9 +287,13 @@ func launchLine(path, sum, exec string) string {
 	// differ from the stamp written when it was last verified: hashing the
 	// binary on every launch would cost each host tens of milliseconds of
 	// CPU for nothing.
-	return fmt.Sprintf(`umask 077; if [ "$(stat -c %%s:%%Y:%%i %s 2>/dev/null)" != "$(cat %s 2>/dev/null)" ]; then `+
-		`printf '%%s  %%s\n' %s %s | sha256sum -c --status || { rm -f %s %s; exit %d; }; stat -c %%s:%%Y:%%i %s > %s; fi; exec %s`,
-		f, stamp, sum, f, f, stamp, exitBinaryMismatch, f, stamp, exec)
+	// The stamp is read by the shell itself, not by cat: one process
+	// fewer per launch.
+	return fmt.Sprintf(`umask 077; murderctl_stamp=; { read -r murderctl_stamp < %[2]s; } 2>/dev/null; `+
+		`if [ "$(stat -c %%s:%%Y:%%i %[1]s 2>/dev/null)" != "$murderctl_stamp" ]; then `+
+		`printf '%%s  %%s\n' %[3]s %[1]s | sha256sum -c --status || { rm -f %[1]s %[2]s; exit %[4]d; }; `+
+		`stat -c %%s:%%Y:%%i %[1]s > %[2]s; fi; exec %[5]s`,
+		f, stamp, sum, exitBinaryMismatch, exec)
 }
 
 // peerConfig is what this host's peer is told on its stdin.

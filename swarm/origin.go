@@ -42,6 +42,10 @@ type Origin struct {
 
 	sent   atomic.Int64
 	closed atomic.Bool
+	// Ready, when set, holds GET next until it is closed: the caller keeps
+	// its uplink quiet while it still has hosts to start.
+	Ready      <-chan struct{}
+	firstServe sync.Once
 	// LeaveAfterHandout is a test fault: the origin stops serving once it
 	// has sent every piece once, as a seeder that goes away would.
 	LeaveAfterHandout bool
@@ -99,6 +103,14 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/")
+	if path == "next" && o.Ready != nil {
+		select {
+		case <-o.Ready:
+		case <-r.Context().Done():
+			return
+		}
+		o.firstServe.Do(func() { o.log.Debug("origin handing pieces out") })
+	}
 	select {
 	case o.slots <- struct{}{}:
 		defer func() { <-o.slots }()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -131,4 +132,47 @@ func TestResumeIgnoresForeignPartialFile(t *testing.T) {
 	p.waitFor(t, 60*time.Second, EventDone)
 	p.stop(t)
 	p.finish(t, 10*time.Second)
+}
+
+func TestOriginHoldsNextUntilReady(t *testing.T) {
+	fx := newFixture(t, 1<<20, false)
+	o, err := NewOrigin(fx.src, fx.mi, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	o.Ready = ready
+	srv := httptest.NewServer(o)
+	t.Cleanup(func() { srv.Close(); o.Close() })
+
+	// A stalled host's fallback is not held.
+	resp, err := http.Get(srv.URL + "/piece/0")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("piece/0 while held: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	got := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Get(srv.URL + "/next")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- resp
+	}()
+	select {
+	case resp := <-got:
+		t.Fatalf("next answered before the origin was ready: %v", resp)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(ready)
+	select {
+	case resp := <-got:
+		if resp == nil || resp.StatusCode != http.StatusOK || resp.Header.Get(HeaderPiece) == "" {
+			t.Fatalf("next once ready: %v", resp)
+		}
+		resp.Body.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("next still held after the origin became ready")
+	}
 }
