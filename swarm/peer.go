@@ -119,6 +119,8 @@ type peerRun struct {
 	stopBin       context.CancelFunc
 	origin        *originPuller // nil without an OriginURL
 	stopOrigin    context.CancelFunc
+	// stopWriteBehind ends the temp file's writeback ticker (writebehind.go).
+	stopWriteBehind context.CancelFunc
 }
 
 func (r *peerRun) fail(err error) int {
@@ -159,6 +161,9 @@ func (r *peerRun) run(ctx context.Context) int {
 			return r.fail(err)
 		}
 		adviseRandom(r.f)
+		wctx, stop := context.WithCancel(ctx)
+		r.stopWriteBehind = stop
+		go writeBehind(wctx, r.f, writeBehindEvery, startWriteback)
 		var fio fileIO = r.f
 		if wrapDownloadFile != nil {
 			fio = wrapDownloadFile(r.f)
@@ -337,6 +342,9 @@ func (r *peerRun) loop(ctx context.Context, done bool) int {
 
 // finish verifies, renames into place and reports done.
 func (r *peerRun) finish(ctx context.Context) error {
+	if r.stopWriteBehind != nil {
+		r.stopWriteBehind() // the fsync in finalize does the rest
+	}
 	if err := finalize(ctx, r.f, r.tmp, r.dest, r.cfg.SHA256, r.pt.info.Length); err != nil {
 		return err
 	}
@@ -386,6 +394,9 @@ func (r *peerRun) reportBadPeers() {
 // cleanup stops the announcer and the client and removes the temp file
 // unless it was renamed into place.
 func (r *peerRun) cleanup() {
+	if r.stopWriteBehind != nil {
+		r.stopWriteBehind()
+	}
 	if r.stopBin != nil {
 		r.stopBin()
 	}
