@@ -62,14 +62,15 @@ type hostRun struct {
 }
 
 func (h *hostRun) settle() {
-	h.passGate()
+	h.passGate(false)
 	h.settleOnce.Do(h.d.settle)
 }
 
-// passGate tells the origin's gate this host no longer waits on it.
-func (h *hostRun) passGate() {
+// passGate tells the origin's gate this host no longer waits on it;
+// running says its peer runs.
+func (h *hostRun) passGate(running bool) {
 	if h.d.gate != nil {
-		h.gateOnce.Do(h.d.gate.pass)
+		h.gateOnce.Do(func() { h.d.gate.pass(running) })
 	}
 }
 
@@ -143,7 +144,7 @@ func (h *hostRun) probeAndPush(ctx context.Context) (*peerSession, error) {
 		}
 	}
 	if !cached[h.binaryName()] {
-		h.passGate() // a push takes seconds: the fleet does not wait for it
+		h.passGate(false) // a push takes seconds: the fleet does not wait for it
 		start := time.Now()
 		if err := h.obtainBinary(ctx); err != nil {
 			return nil, err

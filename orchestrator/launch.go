@@ -142,7 +142,7 @@ func (h *hostRun) apply(ev swarm.Event) bool {
 	switch ev.Event {
 	case swarm.EventStarted:
 		h.r.Running = time.Since(h.d.start)
-		h.passGate()
+		h.passGate(true)
 		if ev.BinaryPort > 0 && h.d.relay != nil {
 			addr := net.JoinHostPort(h.d.hostIPs[h.t.Name], strconv.Itoa(ev.BinaryPort))
 			h.d.relay.add(h.binary.SHA256, addr)

@@ -20,7 +20,7 @@ import (
 const originHoldMax = time.Second
 
 // originGate opens once every host has passed it, or originHoldMax after
-// the first one did.
+// the first one passed with its peer running.
 type originGate struct {
 	max     time.Duration
 	open    chan struct{}
@@ -43,15 +43,16 @@ func (g *originGate) Ready() <-chan struct{} { return g.open }
 
 // pass records that one host no longer needs the uplink quiet: its peer
 // runs, it failed, or it takes a slow path (a binary push) that the gate
-// should not wait for. Each host passes once.
-func (g *originGate) pass() {
+// should not wait for. Each host passes once. The bound's clock starts
+// with the first running peer: until one runs, nobody waits for the origin.
+func (g *originGate) pass(running bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.pending--
 	switch {
 	case g.pending <= 0:
 		g.releaseLocked()
-	case g.timer == nil && !g.opened:
+	case running && g.timer == nil && !g.opened:
 		g.timer = time.AfterFunc(g.max, g.release)
 	}
 }

@@ -19,25 +19,30 @@ func isOpen(g *originGate) bool {
 
 func TestOriginGateOpensWhenEveryHostPassed(t *testing.T) {
 	g := newOriginGate(3, time.Hour)
-	g.pass()
-	g.pass()
+	g.pass(true)
+	g.pass(false)
 	if isOpen(g) {
 		t.Fatal("open with a host still starting")
 	}
-	g.pass()
+	g.pass(true)
 	if !isOpen(g) {
 		t.Fatal("still closed after every host passed")
 	}
-	g.pass() // a late duplicate must not panic
+	g.pass(true) // a late duplicate must not panic
 }
 
-func TestOriginGateOpensAfterTheHoldFromTheFirstPass(t *testing.T) {
-	g := newOriginGate(2, 50*time.Millisecond)
+func TestOriginGateOpensAfterTheHoldFromTheFirstRunningPeer(t *testing.T) {
+	g := newOriginGate(3, 50*time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
 	if isOpen(g) {
 		t.Fatal("the hold started before any host passed")
 	}
-	g.pass()
+	g.pass(false) // failed or pushing: nobody waits yet
+	time.Sleep(100 * time.Millisecond)
+	if isOpen(g) {
+		t.Fatal("the hold's clock started without a running peer")
+	}
+	g.pass(true)
 	select {
 	case <-g.Ready():
 	case <-time.After(5 * time.Second):
@@ -50,7 +55,7 @@ func TestOriginGateWithNoHostsOrStoppedIsOpen(t *testing.T) {
 		t.Error("no hosts: closed")
 	}
 	g := newOriginGate(5, time.Hour)
-	g.pass()
+	g.pass(true)
 	g.stop()
 	if !isOpen(g) {
 		t.Error("stopped: closed")
