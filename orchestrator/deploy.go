@@ -185,7 +185,7 @@ func Deploy(ctx context.Context, opts DeployOptions) (*Report, error) {
 	defer origin.Close()
 	origin.LeaveAfterHandout = opts.Faults.OriginLeaves
 	d.gate = newOriginGate(len(opts.Targets), originHoldMax)
-	defer d.gate.stop()
+	defer d.gate.release()
 	origin.Ready = d.gate.Ready()
 	srv := &http.Server{Handler: d.routes(trk.Handler(), origin), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(tl)

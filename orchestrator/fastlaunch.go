@@ -38,8 +38,7 @@ func (h *hostRun) fastBinary() *PeerBinary {
 	if rl, ok := h.conn.(remoteListener); ok && rl.Jumped() {
 		return nil
 	}
-	machines := unameMachines(runtime.GOARCH)
-	if runtime.GOOS != "linux" || len(machines) == 0 {
+	if localUnames == "" {
 		return nil
 	}
 	b, err := h.d.opts.Binaries.For(runtime.GOOS, runtime.GOARCH)
@@ -49,16 +48,23 @@ func (h *hostRun) fastBinary() *PeerBinary {
 	return b
 }
 
-// unameMachines lists, sorted, the `uname -m` names goArch maps to goarch.
-func unameMachines(goarch string) []string {
-	var out []string
+// localUnames is a shell case pattern matching what `uname -sm` prints on
+// a host of murderctl's own platform; "" when that platform is not Linux
+// or has no uname names we know. Every host's fast launch uses it.
+var localUnames = unamePattern(runtime.GOOS, runtime.GOARCH)
+
+func unamePattern(goos, goarch string) string {
+	if goos != "linux" {
+		return ""
+	}
+	var pats []string
 	for m, a := range unameArch {
 		if a == goarch {
-			out = append(out, m)
+			pats = append(pats, sshx.Quote("Linux "+m))
 		}
 	}
-	slices.Sort(out)
-	return out
+	slices.Sort(pats)
+	return strings.Join(pats, "|")
 }
 
 // probeAndLaunch probes the host and, when it runs Linux on b's
@@ -72,12 +78,8 @@ func (h *hostRun) probeAndLaunch(ctx context.Context, b *PeerBinary) (ps *peerSe
 	}
 	h.binary = b
 	path := remoteDir + "/" + h.binaryName() // the session starts in the login directory
-	var pats []string
-	for _, m := range unameMachines(runtime.GOARCH) {
-		pats = append(pats, sshx.Quote("Linux/"+m))
-	}
 	script := h.probeScript() + "; echo " + probedMark + "; " +
-		`case "${murderctl_u% *}/${murderctl_u##* }" in ` + strings.Join(pats, "|") + `) ;; *) exit 0;; esac; ` +
+		`case "$murderctl_u" in ` + localUnames + `) ;; *) exit 0;; esac; ` +
 		`[ -f ` + sshx.Quote(path) + ` ] || exit 0; echo ` + launchMark + "; " +
 		launchLine(path, b.SHA256, sshx.QuoteCommand(path, "peer"))
 	ps = h.startSession(ctx, script, cfg)

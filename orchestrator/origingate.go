@@ -57,9 +57,8 @@ func (g *originGate) pass(running bool) {
 	}
 }
 
-// stop releases the timer (the deploy is over).
-func (g *originGate) stop() { g.release() }
-
+// release opens the gate now (also when the deploy is over, to free the
+// timer).
 func (g *originGate) release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()

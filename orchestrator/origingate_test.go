@@ -50,15 +50,15 @@ func TestOriginGateOpensAfterTheHoldFromTheFirstRunningPeer(t *testing.T) {
 	}
 }
 
-func TestOriginGateWithNoHostsOrStoppedIsOpen(t *testing.T) {
+func TestOriginGateWithNoHostsOrReleasedIsOpen(t *testing.T) {
 	if !isOpen(newOriginGate(0, time.Hour)) {
 		t.Error("no hosts: closed")
 	}
 	g := newOriginGate(5, time.Hour)
 	g.pass(true)
-	g.stop()
+	g.release()
 	if !isOpen(g) {
-		t.Error("stopped: closed")
+		t.Error("released: closed")
 	}
 }
 
