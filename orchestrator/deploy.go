@@ -118,6 +118,7 @@ type deploy struct {
 	infoHash string
 	name     string // the file's base name, as in the torrent
 	sha256   string
+	chain    *swarm.SHA256Chain // nil for a file of one chain segment
 	size     int64
 	token    string
 	trackerP int
@@ -233,6 +234,9 @@ func (d *deploy) prepare(ctx context.Context) error {
 		return err
 	}
 	d.mi, d.sha256, d.size = built.MetaInfo, built.SHA256, built.Size
+	if len(built.Chain.States) > 0 {
+		d.chain = &built.Chain
+	}
 	var buf bytes.Buffer
 	if err := d.mi.Write(&buf); err != nil {
 		return fmt.Errorf("encode torrent: %w", err)

@@ -68,6 +68,12 @@ func TestDeploy(t *testing.T) {
 		if err != nil || !bytes.Equal(got, content) {
 			t.Errorf("%s: file content differs (err %v)", r.Host, err)
 		}
+		// 6 MiB in 64 KiB pieces is six SHA-256 chain segments: a chain
+		// that does not fit the file would fall back to a full hash, and
+		// say so.
+		if strings.Contains(r.Stderr, "sha256 chain") {
+			t.Errorf("%s: the SHA-256 chain was refused: %s", r.Host, r.Stderr)
+		}
 	}
 	dead := rep.Results[5]
 	if dead.Host != "dead" || dead.Status != StatusUnreachable || !strings.Contains(dead.Reason, "refused") {

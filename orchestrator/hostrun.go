@@ -313,6 +313,7 @@ func (h *hostRun) peerConfig(tunnelAddr string) swarm.PeerConfig {
 	}
 	cfg := swarm.PeerConfig{
 		SHA256:       h.d.sha256,
+		SHA256Chain:  h.d.chain,
 		Dest:         h.d.opts.Dest,
 		AnnounceURL:  "http://" + httpAddr + "/" + h.d.token + "/announce",
 		OriginURL:    "http://" + httpAddr + "/" + h.d.token + "/origin/",

@@ -45,6 +45,8 @@ type Built struct {
 	MetaInfo *metainfo.MetaInfo
 	SHA256   string // hex
 	Size     int64
+	// Chain lets peers check SHA256 segment by segment (sha256chain.go).
+	Chain SHA256Chain
 }
 
 // Build reads path once, hashing its pieces for the torrent and the whole
@@ -59,7 +61,8 @@ func Build(ctx context.Context, path string, pieceLen int64) (Built, error) {
 	if pieceLen <= 0 {
 		pieceLen = ChoosePieceLength(size)
 	}
-	sum, pieces, err := scanFile(ctx, f, size, pieceLen, true)
+	every := ChainEvery(size, pieceLen)
+	sc, err := scanFile(ctx, f, size, pieceLen, true, every)
 	if err != nil {
 		return Built{}, fmt.Errorf("hash %s: %w", path, err)
 	}
@@ -67,7 +70,7 @@ func Build(ctx context.Context, path string, pieceLen int64) (Built, error) {
 		Name:        filepath.Base(path),
 		Length:      size,
 		PieceLength: pieceLen,
-		Pieces:      pieces,
+		Pieces:      sc.pieces,
 	}
 	infoBytes, err := bencode.Marshal(info)
 	if err != nil {
@@ -78,7 +81,7 @@ func Build(ctx context.Context, path string, pieceLen int64) (Built, error) {
 		CreatedBy:    "murderctl",
 		CreationDate: time.Now().Unix(),
 	}
-	return Built{MetaInfo: mi, SHA256: sum, Size: size}, nil
+	return Built{MetaInfo: mi, SHA256: sc.sha256, Size: size, Chain: SHA256Chain{Every: every, States: sc.chain}}, nil
 }
 
 // BuildMetaInfo builds the torrent of the file at path. See Build.
@@ -94,11 +97,11 @@ func HashFile(ctx context.Context, path string) (string, int64, error) {
 		return "", 0, err
 	}
 	defer f.Close()
-	sum, _, err := scanFile(ctx, f, size, MinPieceLength, false)
+	sc, err := scanFile(ctx, f, size, MinPieceLength, false, 0)
 	if err != nil {
 		return "", 0, fmt.Errorf("hash %s: %w", path, err)
 	}
-	return sum, size, nil
+	return sc.sha256, size, nil
 }
 
 // openSource opens a regular, non-empty, readable file, refusing anything
@@ -127,47 +130,70 @@ func openSource(path string) (*os.File, int64, error) {
 	return f, st.Size(), nil
 }
 
+// scanned is what one read pass over a file yields.
+type scanned struct {
+	sha256 string // hex, of the whole file
+	pieces []byte // SHA-1 of each piece, when asked for
+	chain  []byte // SHA-256 chaining values every chainEvery bytes, when asked for
+}
+
 // scanFile reads size bytes of r in pieceLen blocks. It returns the hex
 // SHA-256 of the whole and, when withPieces, the concatenated SHA-1 piece
-// hashes. The two hashes run concurrently on each block.
-func scanFile(ctx context.Context, r io.ReaderAt, size, pieceLen int64, withPieces bool) (string, []byte, error) {
+// hashes. The two hashes run concurrently on each block. chainEvery > 0, a
+// multiple of pieceLen, also records the SHA-256 chain (sha256chain.go).
+func scanFile(ctx context.Context, r io.ReaderAt, size, pieceLen int64, withPieces bool, chainEvery int64) (scanned, error) {
 	whole := sha256.New()
-	var pieces []byte
+	var out scanned
 	if withPieces {
-		pieces = make([]byte, 0, (size+pieceLen-1)/pieceLen*sha1.Size)
+		out.pieces = make([]byte, 0, (size+pieceLen-1)/pieceLen*sha1.Size)
+	}
+	if chainEvery > 0 {
+		if chainEvery%pieceLen != 0 {
+			return scanned{}, fmt.Errorf("sha256 chain segment %d is not a whole number of %d-byte pieces", chainEvery, pieceLen)
+		}
+		out.chain = make([]byte, 0, chainLen(size, chainEvery))
 	}
 	buf := make([]byte, pieceLen)
 	for off := int64(0); off < size; off += pieceLen {
 		if err := ctx.Err(); err != nil {
-			return "", nil, err
+			return scanned{}, err
+		}
+		if chainEvery > 0 && off > 0 && off%chainEvery == 0 {
+			st, err := midstate(whole)
+			if err != nil {
+				return scanned{}, err
+			}
+			out.chain = append(out.chain, st[:]...)
 		}
 		n := min(pieceLen, size-off)
 		if _, err := r.ReadAt(buf[:n], off); err != nil {
 			if errors.Is(err, io.EOF) {
-				return "", nil, fmt.Errorf("file shorter than %d bytes: %w", size, io.ErrUnexpectedEOF)
+				return scanned{}, fmt.Errorf("file shorter than %d bytes: %w", size, io.ErrUnexpectedEOF)
 			}
-			return "", nil, fmt.Errorf("read at %d: %w", off, err)
+			return scanned{}, fmt.Errorf("read at %d: %w", off, err)
 		}
 		block := buf[:n]
 		var wg sync.WaitGroup
 		if withPieces {
 			wg.Go(func() {
 				s := sha1.Sum(block)
-				pieces = append(pieces, s[:]...)
+				out.pieces = append(out.pieces, s[:]...)
 			})
 		}
 		whole.Write(block)
 		wg.Wait()
 	}
-	return hex.EncodeToString(whole.Sum(nil)), pieces, nil
+	out.sha256 = hex.EncodeToString(whole.Sum(nil))
+	return out, nil
 }
 
 // verifyPieces reports which pieces of info match the data in r.
 func verifyPieces(ctx context.Context, r io.ReaderAt, info *metainfo.Info) (string, []bool, error) {
-	sum, pieces, err := scanFile(ctx, r, info.TotalLength(), info.PieceLength, true)
+	sc, err := scanFile(ctx, r, info.TotalLength(), info.PieceLength, true, 0)
 	if err != nil {
 		return "", nil, err
 	}
+	sum, pieces := sc.sha256, sc.pieces
 	ok := make([]bool, info.NumPieces())
 	for i := range ok {
 		a := pieces[i*sha1.Size : (i+1)*sha1.Size]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/anacrolix/torrent/metainfo"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,16 +175,37 @@ func matchingDest(ctx context.Context, dest string, sha string, p *peerTorrent) 
 	return f, nil
 }
 
-// finalize checks the whole-file SHA-256 of the finished temp file, makes
-// it durable and renames it over dest. mode is applied before the rename.
-func finalize(ctx context.Context, f *os.File, tmp, dest, sha string, size int64) error {
-	sum, _, err := scanFile(ctx, f, size, MinPieceLength, false)
+// checkSHA256 checks that the temp file has the whole-file SHA-256 sha:
+// through chain where there is one, else by hashing all of it. A chain
+// mismatch is hashed in full, to name the SHA-256 the file has.
+func checkSHA256(ctx context.Context, f *os.File, tmp, sha string, size int64, chain *chainCheck, log *slog.Logger) error {
+	if chain != nil {
+		err := chain.finish(ctx)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errChainMismatch) {
+			return withCode(CodeIO, fmt.Errorf("hash %s: %w", tmp, err))
+		}
+	}
+	sc, err := scanFile(ctx, f, size, MinPieceLength, false, 0)
 	if err != nil {
 		return withCode(CodeIO, fmt.Errorf("hash %s: %w", tmp, err))
 	}
-	if sum != sha {
-		return withCode(CodeHash, fmt.Errorf("downloaded file has sha256 %s, expected %s", sum, sha))
+	if sc.sha256 != sha {
+		return withCode(CodeHash, fmt.Errorf("downloaded file has sha256 %s, expected %s", sc.sha256, sha))
 	}
+	// The file is right and the chain was not: it did not come from this
+	// file. The file stands; say so.
+	if chain != nil {
+		log.Warn("sha256 chain disagrees with a file whose sha256 matches; the chain was wrong", "file", tmp)
+	}
+	return nil
+}
+
+// finalize makes the finished, checked temp file durable and renames it
+// over dest. mode is applied before the rename.
+func finalize(f *os.File, tmp, dest string) error {
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(dest); err == nil && st.Mode().IsRegular() {
 		mode = st.Mode().Perm()

@@ -3,6 +3,7 @@ package swarm
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,11 @@ func loadPeerTorrent(cfg PeerConfig) (*peerTorrent, error) {
 	info, err := loadInfo(mi)
 	if err != nil {
 		return nil, withCode(CodeConfig, fmt.Errorf("torrent %s: %w", path, err))
+	}
+	if c := cfg.SHA256Chain; c != nil {
+		if err := c.fits(info.Length, info.PieceLength); err != nil {
+			return nil, withCode(CodeConfig, fmt.Errorf("torrent %s: %w", path, err))
+		}
 	}
 	return &peerTorrent{mi: mi, info: info, hash: mi.HashInfoBytes()}, nil
 }
@@ -121,6 +127,9 @@ type peerRun struct {
 	stopOrigin    context.CancelFunc
 	// stopWriteBehind ends the temp file's writeback ticker (writebehind.go).
 	stopWriteBehind context.CancelFunc
+	// chain checks the SHA-256 segment by segment as the download runs
+	// (nil without a PeerConfig.SHA256Chain).
+	chain *chainCheck
 }
 
 func (r *peerRun) fail(err error) int {
@@ -169,6 +178,12 @@ func (r *peerRun) run(ctx context.Context) int {
 			fio = wrapDownloadFile(r.f)
 		}
 		r.st = newFileStorage(fio, r.pt.info, resumed, false)
+		if c := r.cfg.SHA256Chain; c != nil {
+			digest, _ := hex.DecodeString(r.cfg.SHA256) // Validate checked it
+			r.chain = newChainCheck(r.f, r.pt.info, *c, digest, resumed)
+			r.st.chain = r.chain
+			r.chain.start(ctx)
+		}
 	}
 	if ctx.Err() != nil {
 		return r.exit(false)
@@ -345,7 +360,10 @@ func (r *peerRun) finish(ctx context.Context) error {
 	if r.stopWriteBehind != nil {
 		r.stopWriteBehind() // the fsync in finalize does the rest
 	}
-	if err := finalize(ctx, r.f, r.tmp, r.dest, r.cfg.SHA256, r.pt.info.Length); err != nil {
+	if err := checkSHA256(ctx, r.f, r.tmp, r.cfg.SHA256, r.pt.info.Length, r.chain, r.log); err != nil {
+		return err
+	}
+	if err := finalize(r.f, r.tmp, r.dest); err != nil {
 		return err
 	}
 	r.renamed = true
@@ -396,6 +414,9 @@ func (r *peerRun) reportBadPeers() {
 func (r *peerRun) cleanup() {
 	if r.stopWriteBehind != nil {
 		r.stopWriteBehind()
+	}
+	if r.chain != nil {
+		r.chain.halt()
 	}
 	if r.stopBin != nil {
 		r.stopBin()

@@ -23,6 +23,10 @@ type PeerConfig struct {
 	// SHA256 is the hex digest of the whole file; the peer verifies it before
 	// the file is renamed into place.
 	SHA256 string `json:"sha256"`
+	// SHA256Chain, when set, lets the peer check SHA256 segment by segment
+	// while it downloads, so little is left to hash when the last piece
+	// lands (sha256chain.go). It must fit the torrent's size and pieces.
+	SHA256Chain *SHA256Chain `json:"sha256_chain,omitempty"`
 	// Dest is the destination path. Relative paths are relative to the
 	// peer's working directory (the remote user's home). An empty Dest or one
 	// ending in "/" names a directory: the file keeps the torrent's name in it.

@@ -36,6 +36,10 @@ type fileStorage struct {
 	readOnly bool
 	writeErr error
 	failed   chan struct{} // closed on the first write error
+
+	// chain, when set, is told of every write and completion change, so
+	// its segment checks never trust bytes written after them.
+	chain *chainCheck
 }
 
 // newFileStorage serves f, whose pieces listed in complete are already
@@ -108,14 +112,18 @@ func (s *fileStorage) fail(err error) {
 
 func (s *fileStorage) setComplete(i int, c bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.complete[i] != c {
+	changed := s.complete[i] != c
+	if changed {
 		s.complete[i] = c
 		if c {
 			s.have++
 		} else {
 			s.have--
 		}
+	}
+	s.mu.Unlock()
+	if changed && s.chain != nil {
+		s.chain.completed(i, c)
 	}
 }
 
@@ -178,6 +186,9 @@ func (p filePiece) WriteAt(b []byte, off int64) (int, error) {
 		return 0, fmt.Errorf("write of %d bytes at %d overflows piece %d", len(b), off, p.index)
 	}
 	n, err := p.s.f.WriteAt(b, p.off+off)
+	if p.s.chain != nil {
+		p.s.chain.written(p.index)
+	}
 	if err != nil {
 		err = fmt.Errorf("write piece %d: %w", p.index, err)
 		p.s.fail(err)

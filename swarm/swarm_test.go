@@ -37,6 +37,7 @@ func writeRandomFile(t *testing.T, dir, name string, size int) string {
 type fixture struct {
 	src, torrentPath, sha string
 	size                  int64
+	chain                 SHA256Chain
 	mi                    *metainfo.MetaInfo
 	announce              string
 	seeder                *Seeder
@@ -55,7 +56,7 @@ func newFixture(t *testing.T, size int, withSeeder bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx.mi, fx.sha, fx.size = b.MetaInfo, b.SHA256, b.Size
+	fx.mi, fx.sha, fx.size, fx.chain = b.MetaInfo, b.SHA256, b.Size, b.Chain
 	fx.torrentPath = filepath.Join(dir, "payload.torrent")
 	f, err := os.Create(fx.torrentPath)
 	if err != nil {
@@ -90,6 +91,7 @@ func (fx *fixture) peerConfig(i int, dest string) PeerConfig {
 	cfg := PeerConfig{
 		TorrentPath:        fx.torrentPath,
 		SHA256:             fx.sha,
+		SHA256Chain:        &fx.chain,
 		Dest:               dest,
 		AnnounceURL:        fx.announce,
 		BindIP:             fmt.Sprintf("127.0.0.%d", 11+i),
