@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -27,6 +28,8 @@ type Client struct {
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close
 	dead      chan struct{} // closed when the connection is gone
+	// lastRead is when the server last sent us anything (unix nanoseconds).
+	lastRead *atomic.Int64
 }
 
 // Dial connects to cfg's host (through cfg.Jump when set), verifies its host
@@ -73,6 +76,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		return nil, classifyDial(ctx, c, err)
 	}
+	ac := &activityConn{Conn: conn}
+	ac.lastRead.Store(time.Now().UnixNano())
+	conn = ac
 	// Abort the handshake when the context ends or the timeout passes.
 	stop := context.AfterFunc(hctx, func() { conn.Close() })
 	sc, chans, reqs, err := ssh.NewClientConn(conn, c.Addr(), &ssh.ClientConfig{
@@ -94,7 +100,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, classifyHandshake(ctx, c, err)
 	}
 	cl := &Client{cfg: c, conn: ssh.NewClient(sc, chans, reqs), jump: jump, log: log,
-		done: make(chan struct{}), dead: make(chan struct{})}
+		done: make(chan struct{}), dead: make(chan struct{}), lastRead: &ac.lastRead}
 	go func() {
 		cl.conn.Wait()
 		close(cl.dead)
@@ -106,36 +112,58 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	return cl, nil
 }
 
-// keepAlive probes the server and closes the connection when it stops
-// answering, so that sessions on a dead host fail instead of hanging.
+// activityConn records when the server last sent anything.
+type activityConn struct {
+	net.Conn
+	lastRead atomic.Int64
+}
+
+func (c *activityConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// keepAlive closes the connection once the server has sent nothing for
+// interval × countMax, so that sessions on a dead host fail instead of
+// hanging. A server that went quiet for an interval is probed with a
+// keepalive@openssh.com request, whose reply counts as traffic.
+//
+// As OpenSSH's ServerAliveInterval, any traffic from the server proves it
+// alive, not only a probe's reply. While a push fills a slow uplink, a
+// probe waits behind megabytes of our own data in the socket's send
+// buffer; waiting for its reply alone declared healthy hosts dead
+// ("connection lost" in the first-contact push at 10 Mbit/s).
 func (c *Client) keepAlive(interval time.Duration, countMax int) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	probing := make(chan struct{}, 1) // one probe in flight at most
 	for {
 		select {
 		case <-c.done:
 			return
+		case <-c.dead:
+			return
 		case <-t.C:
 		}
-		res := make(chan error, 1)
-		go func() {
-			_, _, err := c.conn.SendRequest("keepalive@openssh.com", true, nil)
-			res <- err
-		}()
-		timer := time.NewTimer(interval * time.Duration(countMax))
-		select {
-		case <-c.done:
-			timer.Stop()
-			return
-		case err := <-res:
-			timer.Stop()
-			if err != nil {
-				return // the connection is already gone
-			}
-		case <-timer.C:
+		quiet := time.Since(time.Unix(0, c.lastRead.Load()))
+		if quiet >= interval*time.Duration(countMax) {
 			c.log.Warn("ssh keepalive timed out; closing connection", "timeout", interval*time.Duration(countMax))
 			c.conn.Close()
 			return
+		}
+		if quiet < interval {
+			continue
+		}
+		select {
+		case probing <- struct{}{}:
+			go func() {
+				defer func() { <-probing }()
+				c.conn.SendRequest("keepalive@openssh.com", true, nil)
+			}()
+		default: // the last probe is still on its way
 		}
 	}
 }

@@ -60,12 +60,14 @@ type Config struct {
 	// ConnectTimeout bounds the TCP connect plus the SSH handshake
 	// (0: DefaultConnectTimeout).
 	ConnectTimeout time.Duration
-	// KeepAliveInterval is how often an idle connection is probed with a
-	// keepalive@openssh.com request (0: DefaultKeepAliveInterval, negative:
-	// never). After KeepAliveCountMax unanswered probes the connection is
-	// closed, so that commands on a dead host fail instead of hanging.
+	// KeepAliveInterval is how often a connection on which the server has
+	// been quiet is probed with a keepalive@openssh.com request (0:
+	// DefaultKeepAliveInterval, negative: never). Once the server has sent
+	// nothing for KeepAliveCountMax intervals the connection is closed, so
+	// that commands on a dead host fail instead of hanging. As with
+	// OpenSSH's ServerAliveInterval, any traffic from the server counts.
 	KeepAliveInterval time.Duration
-	// KeepAliveCountMax is the number of unanswered probes tolerated
+	// KeepAliveCountMax is how many quiet intervals are tolerated
 	// (0: DefaultKeepAliveCountMax).
 	KeepAliveCountMax int
 	// Logger receives connection events, with keys host, port and user

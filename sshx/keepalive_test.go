@@ -9,21 +9,24 @@ import (
 	"time"
 )
 
-// freezingProxy forwards TCP to target until frozen; then it swallows
-// everything in both directions while keeping the connection open, as a host
-// whose link went dead does.
-type freezingProxy struct {
-	ln     net.Listener
-	frozen atomic.Bool
+// linkProxy forwards TCP to target. Frozen, it swallows everything in both
+// directions while keeping the connection open, as a host whose link went
+// dead does. Stalled, it stops reading what the client sends while the
+// server's traffic still flows back, as a saturated uplink with a deep send
+// buffer holds a keepalive probe behind earlier data.
+type linkProxy struct {
+	ln      net.Listener
+	frozen  atomic.Bool
+	stalled atomic.Bool
 }
 
-func newFreezingProxy(t *testing.T, target string) *freezingProxy {
+func newLinkProxy(t *testing.T, target string) *linkProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &freezingProxy{ln: ln}
+	p := &linkProxy{ln: ln}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -37,16 +40,20 @@ func newFreezingProxy(t *testing.T, target string) *freezingProxy {
 				continue
 			}
 			t.Cleanup(func() { c.Close(); s.Close() })
-			go p.pipe(s, c)
-			go p.pipe(c, s)
+			go p.pipe(s, c, &p.stalled)
+			go p.pipe(c, s, nil)
 		}
 	}()
 	return p
 }
 
-func (p *freezingProxy) pipe(dst io.Writer, src io.Reader) {
+// pipe copies src to dst; while *stall is set it stops reading src.
+func (p *linkProxy) pipe(dst io.Writer, src io.Reader, stall *atomic.Bool) {
 	buf := make([]byte, 32<<10)
 	for {
+		for stall != nil && stall.Load() {
+			time.Sleep(10 * time.Millisecond)
+		}
 		n, err := src.Read(buf)
 		if err != nil {
 			return
@@ -59,9 +66,9 @@ func (p *freezingProxy) pipe(dst io.Writer, src io.Reader) {
 	}
 }
 
-func TestKeepAliveDetectsDeadLink(t *testing.T) {
-	f := newFixture(t)
-	p := newFreezingProxy(t, f.srv.Addr().String())
+// dialThrough dials the fixture's server through p with a 300 ms keepalive.
+func dialThrough(t *testing.T, f *fixture, p *linkProxy) *Client {
+	t.Helper()
 	cfg := f.cfg
 	cfg.Port = p.ln.Addr().(*net.TCPAddr).Port
 	cfg.KeepAliveInterval = 100 * time.Millisecond
@@ -71,7 +78,14 @@ func TestKeepAliveDetectsDeadLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestKeepAliveDetectsDeadLink(t *testing.T) {
+	f := newFixture(t)
+	p := newLinkProxy(t, f.srv.Addr().String())
+	c := dialThrough(t, f, p)
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -98,3 +112,40 @@ func TestKeepAliveDetectsDeadLink(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestKeepAliveCountsServerTraffic holds the client's probes back for
+// longer than the keepalive timeout while the server keeps sending: the
+// connection must survive, since the server is plainly alive.
+func TestKeepAliveCountsServerTraffic(t *testing.T) {
+	f := newFixture(t)
+	p := newLinkProxy(t, f.srv.Addr().String())
+	c := dialThrough(t, f, p)
+	var lines atomic.Int64
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Run(context.Background(), "i=0; while [ $i -lt 40 ]; do echo x; sleep 0.05; i=$((i+1)); done", nil,
+			writerFunc(func(b []byte) (int, error) {
+				if lines.Add(1) == 1 {
+					close(started)
+				}
+				return len(b), nil
+			}), nil)
+		done <- err
+	}()
+	<-started
+	p.stalled.Store(true) // 1 s: more than three times the 300 ms timeout
+	time.Sleep(time.Second)
+	p.stalled.Store(false)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run failed while the server kept talking: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not finish")
+	}
+	if n := lines.Load(); n < 20 {
+		t.Errorf("got %d output writes, want the command's output to keep flowing", n)
+	}
+}
