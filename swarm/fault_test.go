@@ -55,7 +55,17 @@ func TestAbortBeforeDone(t *testing.T) {
 			default:
 				cancel()
 			}
+			before := fx.stoppedAnnounces.Load()
 			code, last := p.finish(t, 10*time.Second)
+			// A peer leaving a deploy that goes on says so; one told to
+			// stop does not (the deploy is over).
+			want := int64(1)
+			if how == "stop command" {
+				want = 0
+			}
+			if got := fx.stoppedAnnounces.Load() - before; got != want {
+				t.Errorf("%d event=stopped announces, want %d", got, want)
+			}
 			if code != ExitAborted || last.Event != EventExiting {
 				t.Errorf("exit %d, last event %+v; want %d after exiting", code, last, ExitAborted)
 			}

@@ -121,10 +121,12 @@ type peerRun struct {
 	badSeen  map[string]bool
 	// completedHook asks the announcer for event=completed.
 	completedHook func()
-	exitEvent     *Event
-	stopBin       context.CancelFunc
-	origin        *originPuller // nil without an OriginURL
-	stopOrigin    context.CancelFunc
+	// announcer is nil without an AnnounceURL.
+	announcer  *announcer
+	exitEvent  *Event
+	stopBin    context.CancelFunc
+	origin     *originPuller // nil without an OriginURL
+	stopOrigin context.CancelFunc
 	// stopWriteBehind ends the temp file's writeback ticker (writebehind.go).
 	stopWriteBehind context.CancelFunc
 	// chain checks the SHA-256 segment by segment as the download runs
@@ -261,6 +263,7 @@ func (r *peerRun) startTorrent() error {
 	}
 	a.init()
 	r.completedHook = a.Completed
+	r.announcer = a
 	go func() {
 		defer close(r.annDone)
 		a.Run(actx)
@@ -425,6 +428,9 @@ func (r *peerRun) cleanup() {
 		r.stopOrigin()
 	}
 	if r.stopAnn != nil {
+		if r.ctrl.stopped() && r.announcer != nil {
+			r.announcer.LeaveSilently() // its tracker goes with the deploy
+		}
 		r.stopAnn()
 		<-r.annDone
 	}

@@ -41,6 +41,10 @@ func TestSwarmDeployAndRerun(t *testing.T) {
 		}
 		peerUploaded += last.Uploaded
 	}
+	// Told to stop, the deploy is over and its tracker with it: no farewell.
+	if n := fx.stoppedAnnounces.Load(); n != 0 {
+		t.Errorf("%d event=stopped announces after a stop command, want none", n)
+	}
 	ratio := float64(fx.seeder.Uploaded()) / float64(fx.size)
 	t.Logf("seeder sent %.2fx the file to %d peers; peers uploaded %.2fx between them",
 		ratio, peers, float64(peerUploaded)/float64(fx.size))

@@ -75,6 +75,17 @@ type controlWatch struct {
 	eof  chan struct{}
 }
 
+// stopped reports whether a stop command came (the deploy is over), even
+// if the peer's loop saw the end of stdin first.
+func (w *controlWatch) stopped() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
+}
+
 func watchControl(r io.Reader, logger *slog.Logger) *controlWatch {
 	w := &controlWatch{stop: make(chan struct{}), eof: make(chan struct{})}
 	if r == nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ type fixture struct {
 	mi                    *metainfo.MetaInfo
 	announce              string
 	seeder                *Seeder
+	// stoppedAnnounces counts event=stopped announces the tracker got.
+	stoppedAnnounces atomic.Int64
 }
 
 // seederLimit models the control node's uplink: the seeder is slower than
@@ -72,7 +75,12 @@ func newFixture(t *testing.T, size int, withSeeder bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: tr.Handler()}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("event") == "stopped" {
+			fx.stoppedAnnounces.Add(1)
+		}
+		tr.Handler().ServeHTTP(w, r)
+	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	fx.announce = tr.AnnounceURL("http://" + ln.Addr().String())

@@ -384,3 +384,32 @@ func TestAnnouncerNumWant(t *testing.T) {
 		t.Errorf("last announce %q, want %q", last, "0 stopped")
 	}
 }
+
+// TestAnnouncerLeavesSilently: at the end of a deploy its tracker goes
+// away with it, so a peer told to stop sends no event=stopped; a peer that
+// leaves a running deploy (ctx ended, no LeaveSilently) still does, as
+// TestAnnouncerNumWant checks.
+func TestAnnouncerLeavesSilently(t *testing.T) {
+	got := make(chan string, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.URL.Query().Get("event")
+		w.Write([]byte("d8:intervali60e5:peers0:e"))
+	}))
+	defer srv.Close()
+	a := &announcer{URL: srv.URL + "/announce", Port: 1, Logger: slog.New(slog.DiscardHandler),
+		Stats:    func() announceStats { return announceStats{Left: 1} },
+		AddPeers: func([]string) {}}
+	a.init()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	if first := <-got; first != "started" {
+		t.Fatalf("first announce event %q, want started", first)
+	}
+	a.LeaveSilently()
+	cancel()
+	<-done
+	if len(got) != 0 {
+		t.Errorf("announced %q after LeaveSilently", <-got)
+	}
+}
