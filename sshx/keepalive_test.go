@@ -66,12 +66,13 @@ func (p *linkProxy) pipe(dst io.Writer, src io.Reader, stall *atomic.Bool) {
 	}
 }
 
-// dialThrough dials the fixture's server through p with a 300 ms keepalive.
-func dialThrough(t *testing.T, f *fixture, p *linkProxy) *Client {
+// dialThrough dials the fixture's server through p with a keepalive that
+// gives up after three quiet intervals.
+func dialThrough(t *testing.T, f *fixture, p *linkProxy, interval time.Duration) *Client {
 	t.Helper()
 	cfg := f.cfg
 	cfg.Port = p.ln.Addr().(*net.TCPAddr).Port
-	cfg.KeepAliveInterval = 100 * time.Millisecond
+	cfg.KeepAliveInterval = interval
 	cfg.KeepAliveCountMax = 3
 	cfg.InsecureIgnoreHostKey = true // known_hosts names the server's port, not the proxy's
 	c, err := Dial(context.Background(), cfg)
@@ -85,7 +86,7 @@ func dialThrough(t *testing.T, f *fixture, p *linkProxy) *Client {
 func TestKeepAliveDetectsDeadLink(t *testing.T) {
 	f := newFixture(t)
 	p := newLinkProxy(t, f.srv.Addr().String())
-	c := dialThrough(t, f, p)
+	c := dialThrough(t, f, p, 100*time.Millisecond)
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -119,12 +120,14 @@ func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 func TestKeepAliveCountsServerTraffic(t *testing.T) {
 	f := newFixture(t)
 	p := newLinkProxy(t, f.srv.Addr().String())
-	c := dialThrough(t, f, p)
+	// 750 ms without a word from the server closes the connection: wide
+	// enough for a loaded CI machine, as the server writes every 50 ms.
+	c := dialThrough(t, f, p, 250*time.Millisecond)
 	var lines atomic.Int64
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.Run(context.Background(), "i=0; while [ $i -lt 40 ]; do echo x; sleep 0.05; i=$((i+1)); done", nil,
+		_, err := c.Run(context.Background(), "i=0; while [ $i -lt 80 ]; do echo x; sleep 0.05; i=$((i+1)); done", nil,
 			writerFunc(func(b []byte) (int, error) {
 				if lines.Add(1) == 1 {
 					close(started)
@@ -134,8 +137,8 @@ func TestKeepAliveCountsServerTraffic(t *testing.T) {
 		done <- err
 	}()
 	<-started
-	p.stalled.Store(true) // 1 s: more than three times the 300 ms timeout
-	time.Sleep(time.Second)
+	p.stalled.Store(true) // 2.5 s: more than three times the 750 ms timeout
+	time.Sleep(2500 * time.Millisecond)
 	p.stalled.Store(false)
 	select {
 	case err := <-done:
@@ -145,7 +148,7 @@ func TestKeepAliveCountsServerTraffic(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not finish")
 	}
-	if n := lines.Load(); n < 20 {
+	if n := lines.Load(); n < 40 {
 		t.Errorf("got %d output writes, want the command's output to keep flowing", n)
 	}
 }

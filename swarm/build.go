@@ -61,7 +61,7 @@ func Build(ctx context.Context, path string, pieceLen int64) (Built, error) {
 	if pieceLen <= 0 {
 		pieceLen = ChoosePieceLength(size)
 	}
-	every := ChainEvery(size, pieceLen)
+	every := chainSegmentLen(size, pieceLen)
 	sc, err := scanFile(ctx, f, size, pieceLen, true, every)
 	if err != nil {
 		return Built{}, fmt.Errorf("hash %s: %w", path, err)

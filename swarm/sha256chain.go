@@ -39,10 +39,10 @@ const (
 	sha256StateLen  = len(sha256Magic) + chainStateSize + sha256BlockSize + 8
 )
 
-// ChainEvery returns the SHA-256 chain's segment length for a file of size
+// chainSegmentLen returns the SHA-256 chain's segment length for a file of size
 // bytes in pieces of pieceLen: a whole number of pieces, so a segment is
 // complete exactly when its pieces are.
-func ChainEvery(size, pieceLen int64) int64 {
+func chainSegmentLen(size, pieceLen int64) int64 {
 	every := pieceLen * chainSegmentPieces
 	for (size+every-1)/every > maxChainSegments {
 		every *= 2

@@ -80,16 +80,16 @@ func TestSHA256ChainStates(t *testing.T) {
 	}
 }
 
-func TestChainEvery(t *testing.T) {
+func TestChainSegmentLen(t *testing.T) {
 	for _, tt := range []struct{ size, piece int64 }{
 		{1, 64 << 10}, {32 << 20, 64 << 10}, {10 << 30, 4 << 20}, {1 << 40, 1 << 20},
 	} {
-		every := ChainEvery(tt.size, tt.piece)
+		every := chainSegmentLen(tt.size, tt.piece)
 		if every%tt.piece != 0 || (tt.size+every-1)/every > maxChainSegments {
-			t.Errorf("ChainEvery(%d, %d) = %d: not whole pieces, or more than %d segments", tt.size, tt.piece, every, maxChainSegments)
+			t.Errorf("chainSegmentLen(%d, %d) = %d: not whole pieces, or more than %d segments", tt.size, tt.piece, every, maxChainSegments)
 		}
 	}
-	if got := ChainEvery(32<<20, 64<<10); got != 1<<20 {
+	if got := chainSegmentLen(32<<20, 64<<10); got != 1<<20 {
 		t.Errorf("32 MiB in 64 KiB pieces: segments of %d, want 1 MiB", got)
 	}
 }
