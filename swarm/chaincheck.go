@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/anacrolix/torrent/metainfo"
 )
@@ -38,9 +39,13 @@ type chainCheck struct {
 	passed    []bool
 	passedGen []uint64 // the generation a passing check started at
 
-	ready chan int // segments whose last piece just completed
-	stop  context.CancelFunc
-	done  chan struct{}
+	ready    chan int // segments whose last piece just completed
+	cancel   context.CancelFunc
+	quit     chan struct{} // closed by drain
+	quitOnce sync.Once
+	done     chan struct{} // closed when the background checks have stopped
+
+	hashed atomic.Int64 // bytes hashed: each segment once, unless rewritten
 }
 
 // newChainCheck checks the file f of info against chain and digest.
@@ -73,13 +78,15 @@ func (c *chainCheck) segment(piece int) int {
 
 // start checks segments in the background until finish or ctx ends.
 func (c *chainCheck) start(ctx context.Context) {
-	ctx, c.stop = context.WithCancel(ctx)
-	c.done = make(chan struct{})
+	ctx, c.cancel = context.WithCancel(ctx)
+	c.quit, c.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(c.done)
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-c.quit:
 				return
 			case s := <-c.ready:
 				// A failure is not final here: finish checks the segment
@@ -90,12 +97,20 @@ func (c *chainCheck) start(ctx context.Context) {
 	}()
 }
 
-// halt stops the background checks and waits for the one running.
-func (c *chainCheck) halt() {
-	if c.stop != nil {
-		c.stop()
+// drain stops the background checks once the one running has finished:
+// finish would otherwise hash a cancelled segment again.
+func (c *chainCheck) drain() {
+	if c.done != nil {
+		c.quitOnce.Do(func() { close(c.quit) })
 		<-c.done
-		c.stop = nil
+	}
+}
+
+// halt stops the background checks at once, the running one included.
+func (c *chainCheck) halt() {
+	if c.done != nil {
+		c.cancel()
+		<-c.done
 	}
 }
 
@@ -130,7 +145,7 @@ func (c *chainCheck) completed(piece int, complete bool) {
 // file has the expected SHA-256, errChainMismatch (wrapped) when it has
 // not, or the read error that stopped it.
 func (c *chainCheck) finish(ctx context.Context) error {
-	c.halt()
+	c.drain()
 	for s := range c.missing {
 		c.mu.Lock()
 		ok := c.passed[s] && c.passedGen[s] == c.gen[s]
@@ -184,6 +199,7 @@ func (c *chainCheck) hashSegment(ctx context.Context, s int) error {
 			return fmt.Errorf("read at %d: %w", pos, err)
 		}
 		h.Write(buf)
+		c.hashed.Add(int64(len(buf)))
 		pos += int64(len(buf))
 	}
 	if end == c.size {

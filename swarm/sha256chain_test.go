@@ -6,14 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
 )
 
-// chainFixture is a file of an odd size cut into 64 KiB pieces and 256 KiB
-// chain segments (five, the last one short).
+// chainFixture is a file of an odd size cut into 64 KiB pieces and chain
+// segments of every bytes (five, the last one short).
 type chainFixture struct {
 	path   string
 	data   []byte
@@ -22,10 +24,10 @@ type chainFixture struct {
 	digest []byte
 }
 
-func newChainFixture(t *testing.T) *chainFixture {
+func newChainFixture(t *testing.T, every int64) *chainFixture {
 	t.Helper()
-	const pieceLen, every = 64 << 10, 256 << 10
-	path := writeRandomFile(t, t.TempDir(), "f.bin", 4*every+3*pieceLen+1234)
+	const pieceLen = 64 << 10
+	path := writeRandomFile(t, t.TempDir(), "f.bin", int(4*every+3*pieceLen+1234))
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +52,7 @@ func newChainFixture(t *testing.T) *chainFixture {
 // over the file up to that boundary, and that resuming from each one
 // reaches the next.
 func TestSHA256ChainStates(t *testing.T) {
-	fx := newChainFixture(t)
+	fx := newChainFixture(t, 256<<10)
 	if n := len(fx.chain.States) / chainStateSize; n != 4 {
 		t.Fatalf("%d states, want 4", n)
 	}
@@ -95,7 +97,7 @@ func TestChainSegmentLen(t *testing.T) {
 }
 
 func TestSHA256ChainFits(t *testing.T) {
-	fx := newChainFixture(t)
+	fx := newChainFixture(t, 256<<10)
 	bad := []SHA256Chain{
 		{Every: fx.chain.Every, States: fx.chain.States[:chainStateSize]},
 		{Every: fx.chain.Every + 1, States: fx.chain.States},
@@ -115,20 +117,37 @@ func completeAll(c *chainCheck, info *metainfo.Info) {
 	}
 }
 
+// slowReader delays every read, so a background check is still running
+// when the download ends.
+type slowReader struct{ r io.ReaderAt }
+
+func (s slowReader) ReadAt(b []byte, off int64) (int, error) {
+	time.Sleep(20 * time.Millisecond)
+	return s.r.ReadAt(b, off)
+}
+
+// TestChainCheckPassesTheFile completes the file while background checks
+// run: it passes, and each byte is hashed once, the check that was running
+// when the download ended included.
 func TestChainCheckPassesTheFile(t *testing.T) {
-	fx := newChainFixture(t)
-	c := newChainCheck(bytes.NewReader(fx.data), fx.info, fx.chain, fx.digest, nil)
+	fx := newChainFixture(t, 1<<20) // segments of four reads
+
+	c := newChainCheck(slowReader{bytes.NewReader(fx.data)}, fx.info, fx.chain, fx.digest, nil)
 	c.start(context.Background())
 	completeAll(c, fx.info)
+	time.Sleep(50 * time.Millisecond) // the background check is mid-segment
 	if err := c.finish(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if got := c.hashed.Load(); got != fx.info.Length {
+		t.Errorf("hashed %d bytes of a %d-byte file", got, fx.info.Length)
 	}
 }
 
 // TestChainCheckCatchesChangedBytes changes one byte in each segment in
 // turn: the check fails, naming the segment.
 func TestChainCheckCatchesChangedBytes(t *testing.T) {
-	fx := newChainFixture(t)
+	fx := newChainFixture(t, 256<<10)
 	for s := range 5 {
 		data := bytes.Clone(fx.data)
 		data[int64(s)*fx.chain.Every+77] ^= 1
@@ -145,7 +164,7 @@ func TestChainCheckCatchesChangedBytes(t *testing.T) {
 // change. A check that starts before a write and reads its bytes only
 // partly is the case this guards.
 func TestChainCheckDistrustsOldChecks(t *testing.T) {
-	fx := newChainFixture(t)
+	fx := newChainFixture(t, 256<<10)
 	data := bytes.Clone(fx.data)
 	c := newChainCheck(bytes.NewReader(data), fx.info, fx.chain, fx.digest, nil)
 	completeAll(c, fx.info)
@@ -173,9 +192,9 @@ func TestChainCheckDistrustsOldChecks(t *testing.T) {
 // segments are queued at once, and a piece that goes back to incomplete
 // voids its segment's pass.
 func TestChainCheckResumed(t *testing.T) {
-	fx := newChainFixture(t)
+	fx := newChainFixture(t, 256<<10)
 	complete := make([]bool, fx.info.NumPieces())
-	for p := range 8 { // segments 0 and 1
+	for p := range 8 { // segments 0 and 1 (4 pieces each)
 		complete[p] = true
 	}
 	c := newChainCheck(bytes.NewReader(fx.data), fx.info, fx.chain, fx.digest, complete)
