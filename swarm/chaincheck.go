@@ -39,11 +39,9 @@ type chainCheck struct {
 	passed    []bool
 	passedGen []uint64 // the generation a passing check started at
 
-	ready    chan int // segments whose last piece just completed
-	cancel   context.CancelFunc
-	quit     chan struct{} // closed by drain
-	quitOnce sync.Once
-	done     chan struct{} // closed when the background checks have stopped
+	ready  chan int // segments whose last piece just completed
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the background checks have stopped
 
 	hashed atomic.Int64 // bytes hashed: each segment once, unless rewritten
 }
@@ -79,14 +77,12 @@ func (c *chainCheck) segment(piece int) int {
 // start checks segments in the background until finish or ctx ends.
 func (c *chainCheck) start(ctx context.Context) {
 	ctx, c.cancel = context.WithCancel(ctx)
-	c.quit, c.done = make(chan struct{}), make(chan struct{})
+	c.done = make(chan struct{})
 	go func() {
 		defer close(c.done)
 		for {
 			select {
 			case <-ctx.Done():
-				return
-			case <-c.quit:
 				return
 			case s := <-c.ready:
 				// A failure is not final here: finish checks the segment
@@ -97,16 +93,9 @@ func (c *chainCheck) start(ctx context.Context) {
 	}()
 }
 
-// drain stops the background checks once the one running has finished:
-// finish would otherwise hash a cancelled segment again.
-func (c *chainCheck) drain() {
-	if c.done != nil {
-		c.quitOnce.Do(func() { close(c.quit) })
-		<-c.done
-	}
-}
-
-// halt stops the background checks at once, the running one included.
+// halt stops the background checks. One already hashing its segment
+// finishes it (cancellation is checked per segment), so finish never
+// hashes a segment twice.
 func (c *chainCheck) halt() {
 	if c.done != nil {
 		c.cancel()
@@ -145,7 +134,7 @@ func (c *chainCheck) completed(piece int, complete bool) {
 // file has the expected SHA-256, errChainMismatch (wrapped) when it has
 // not, or the read error that stopped it.
 func (c *chainCheck) finish(ctx context.Context) error {
-	c.drain()
+	c.halt()
 	for s := range c.missing {
 		c.mu.Lock()
 		ok := c.passed[s] && c.passedGen[s] == c.gen[s]
@@ -188,19 +177,14 @@ func (c *chainCheck) hashSegment(ctx context.Context, s int) error {
 	if err != nil {
 		return err
 	}
-	bp := hashBufs.Get().(*[]byte)
-	defer hashBufs.Put(bp)
-	for pos := off; pos < end; {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		buf := (*bp)[:min(int64(len(*bp)), end-pos)]
-		if _, err := c.f.ReadAt(buf, pos); err != nil {
-			return fmt.Errorf("read at %d: %w", pos, err)
-		}
-		h.Write(buf)
-		c.hashed.Add(int64(len(buf)))
-		pos += int64(len(buf))
+	// Cancellation is checked per segment: at most 1/256 of the file.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n, err := copyRange(h, c.f, off, end-off)
+	c.hashed.Add(n)
+	if err != nil {
+		return fmt.Errorf("read bytes %d-%d: %w", off, end, err)
 	}
 	if end == c.size {
 		if !bytes.Equal(h.Sum(nil), c.digest) {

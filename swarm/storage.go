@@ -150,19 +150,25 @@ var hashBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 // one pooled buffer, where its fallback (io.CopyN) allocates a fresh one
 // for every piece, memory the kernel then faults in anew.
 func (p filePiece) WriteTo(w io.Writer) (int64, error) {
+	return copyRange(w, p.s.f, p.off, p.length)
+}
+
+// copyRange writes n bytes of r from off to w through a pooled buffer. A
+// range that ends early is io.ErrUnexpectedEOF.
+func copyRange(w io.Writer, r io.ReaderAt, off, n int64) (int64, error) {
 	bp := hashBufs.Get().(*[]byte)
 	defer hashBufs.Put(bp)
 	var done int64
-	for done < p.length {
-		buf := (*bp)[:min(int64(len(*bp)), p.length-done)]
-		n, err := p.s.f.ReadAt(buf, p.off+done)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
+	for done < n {
+		buf := (*bp)[:min(int64(len(*bp)), n-done)]
+		got, err := r.ReadAt(buf, off+done)
+		if got > 0 {
+			if _, werr := w.Write(buf[:got]); werr != nil {
 				return done, werr
 			}
-			done += int64(n)
+			done += int64(got)
 		}
-		if n < len(buf) {
+		if got < len(buf) {
 			if err == nil || err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}

@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -356,26 +357,34 @@ func TestConnWant(t *testing.T) {
 
 // The announcer asks for as many peers as Want says, and for none on the
 // final stopped announce.
-func TestAnnouncerNumWant(t *testing.T) {
-	got := make(chan string, 8)
+// testAnnouncer runs an announcer against a test tracker that answers
+// with interval seconds and reports each request as "numwant event" on
+// got. stop ends Run and waits for it.
+func testAnnouncer(t *testing.T, want func() (int, bool), interval int) (a *announcer, got chan string, stop func()) {
+	t.Helper()
+	got = make(chan string, 8)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.URL.Query().Get("numwant") + " " + r.URL.Query().Get("event")
-		w.Write([]byte("d8:intervali1e5:peers0:e"))
+		fmt.Fprintf(w, "d8:intervali%de5:peers0:e", interval)
 	}))
-	defer srv.Close()
-	a := &announcer{URL: srv.URL + "/announce", Port: 1, Logger: slog.New(slog.DiscardHandler),
+	t.Cleanup(srv.Close)
+	a = &announcer{URL: srv.URL + "/announce", Port: 1, Logger: slog.New(slog.DiscardHandler),
 		Stats:    func() announceStats { return announceStats{Left: 1} },
-		Want:     func() (int, bool) { return 3, true },
+		Want:     want,
 		AddPeers: func([]string) {}}
 	a.init()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); a.Run(ctx) }()
+	return a, got, func() { cancel(); <-done }
+}
+
+func TestAnnouncerNumWant(t *testing.T) {
+	_, got, stop := testAnnouncer(t, func() (int, bool) { return 3, true }, 1)
 	if first := <-got; first != "3 started" {
 		t.Errorf("first announce: numwant/event %q, want %q", first, "3 started")
 	}
-	cancel()
-	<-done
+	stop()
 	var last string
 	for len(got) > 0 {
 		last = <-got
@@ -390,25 +399,12 @@ func TestAnnouncerNumWant(t *testing.T) {
 // leaves a running deploy (ctx ended, no LeaveSilently) still does, as
 // TestAnnouncerNumWant checks.
 func TestAnnouncerLeavesSilently(t *testing.T) {
-	got := make(chan string, 8)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got <- r.URL.Query().Get("event")
-		w.Write([]byte("d8:intervali60e5:peers0:e"))
-	}))
-	defer srv.Close()
-	a := &announcer{URL: srv.URL + "/announce", Port: 1, Logger: slog.New(slog.DiscardHandler),
-		Stats:    func() announceStats { return announceStats{Left: 1} },
-		AddPeers: func([]string) {}}
-	a.init()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); a.Run(ctx) }()
-	if first := <-got; first != "started" {
-		t.Fatalf("first announce event %q, want started", first)
+	a, got, stop := testAnnouncer(t, func() (int, bool) { return 3, false }, 60)
+	if first := <-got; first != "3 started" {
+		t.Fatalf("first announce %q, want %q", first, "3 started")
 	}
 	a.LeaveSilently()
-	cancel()
-	<-done
+	stop()
 	if len(got) != 0 {
 		t.Errorf("announced %q after LeaveSilently", <-got)
 	}
