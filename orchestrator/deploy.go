@@ -254,6 +254,9 @@ func (d *deploy) startTracker() (net.Listener, *tracker.Tracker, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("tracker listen: %w", err)
 	}
+	// The origin's replies share this listener: each piece must leave at
+	// the rate the origin's slots assume, not sit in a send buffer.
+	l = swarm.LimitUnsent(l)
 	cfg := tracker.Config{Token: d.token}
 	policy, err := tracker.PolicyByName(tracker.PolicyCompleteness)
 	if err != nil {

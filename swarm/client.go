@@ -151,7 +151,7 @@ func (c *client) Close() []error {
 // was told to use.
 func peerSockets(bindIP net.IP, port int, congestion []string) (net.Listener, torrent.Dialer, error) {
 	network, host := "tcp", ""
-	control := congestionControl(congestion)
+	control := socketControl(congestion)
 	d := &net.Dialer{KeepAlive: -1, Control: control} // BitTorrent keeps its own keep-alives
 	if bindIP != nil {
 		network, host = "tcp4", bindIP.String()
@@ -167,7 +167,8 @@ func peerSockets(bindIP net.IP, port int, congestion []string) (net.Listener, to
 	if err != nil {
 		return nil, nil, fmt.Errorf("start torrent client: %w", err)
 	}
-	return ln, torrent.NetworkDialer{Network: network, Dialer: d}, nil
+	// The listener's option is not inherited by the sockets it accepts.
+	return LimitUnsent(ln), torrent.NetworkDialer{Network: network, Dialer: d}, nil
 }
 
 // stealGrace is how long a block request stays with the peer it was sent

@@ -24,19 +24,17 @@ var congestionName = regexp.MustCompile(`^[a-z0-9_-]{1,15}$`)
 // algorithm.
 func ValidCongestionName(s string) bool { return congestionName.MatchString(s) }
 
-// congestionControl returns a socket Control hook that sets the first of
-// algos the kernel accepts as the socket's TCP congestion control. An
-// algorithm the host has not built, or does not allow unprivileged users
+// socketControl returns a socket Control hook for a peer's own sockets:
+// it limits their unsent bytes (limitUnsent) and sets the first of algos
+// the kernel accepts as the socket's TCP congestion control. An algorithm
+// the host has not built, or does not allow unprivileged users
 // (net.ipv4.tcp_allowed_congestion_control), is skipped; when none is
 // accepted the socket keeps the host's default, which is not an error.
-// Sockets accepted from a listener inherit its algorithm. With no algos
-// there is no hook at all.
-func congestionControl(algos []string) func(network, address string, c syscall.RawConn) error {
-	if len(algos) == 0 {
-		return nil
-	}
+// Sockets accepted from a listener inherit its algorithm.
+func socketControl(algos []string) func(network, address string, c syscall.RawConn) error {
 	return func(network, address string, c syscall.RawConn) error {
 		return c.Control(func(fd uintptr) {
+			limitUnsent(fd)
 			for _, a := range algos {
 				if unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, a) == nil {
 					return

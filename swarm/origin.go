@@ -56,7 +56,10 @@ type Origin struct {
 // competes with that host's peers: about 7.5 of 10 Mbit/s at 10 hosts, and
 // every host finished just after the origin. Four kept it at 9.4 Mbit/s
 // (docs/benchmarks.md, fifth session). Before requests stopped being stolen
-// (stealGrace), four left late hosts behind, so one was kept then.
+// (stealGrace), four left late hosts behind, so one was kept then. A slot
+// is held until the piece is on the wire only because the deploy's
+// listener limits unsent bytes (LimitUnsent); with the kernel's default
+// send buffers a slot was free again once the piece was buffered.
 const originSlots = 4
 
 // Origin response headers.
