@@ -9,9 +9,9 @@ import (
 // unsentLimit caps the bytes a socket of the swarm holds that TCP has not
 // put on the wire yet (TCP_NOTSENT_LOWAT). Without it the kernel grows a
 // socket's send buffer to megabytes, and everything written waits behind
-// it in order: at 50 hosts a peer held 0.4-1.5 MB unsent over its dozen
-// connections, a second and more of its uplink. A fresh piece waited that
-// long at every hop, and so did each request a peer sent, since requests
+// it in order: at 50 hosts a peer held 0.3-1.5 MB unsent over its 3 to 14
+// connections, up to a second of its uplink. A fresh piece could wait that
+// long at every hop, and so could each request a peer sent, since requests
 // share the connection with the pieces going the same way. With the limit
 // the library keeps what is not yet sent, where requests go first and
 // cancelled pieces are dropped (docs/benchmarks.md, tenth session).
