@@ -10,7 +10,7 @@ import (
 
 // The origin serves pieces through the tracker's listener; its sockets must
 // limit their unsent bytes, or the origin's send slots release a piece as
-// soon as it is buffered and dozens of pieces share the uplink at once.
+// soon as it is buffered and more pieces than slots share the uplink.
 func TestTrackerListenerLimitsUnsent(t *testing.T) {
 	d := &deploy{opts: DeployOptions{BindAddr: "127.0.0.1"}, token: "t", log: slog.New(slog.DiscardHandler)}
 	l, _, err := d.startTracker()

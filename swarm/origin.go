@@ -57,9 +57,10 @@ type Origin struct {
 // every host finished just after the origin. Four kept it at 9.4 Mbit/s
 // (docs/benchmarks.md, fifth session). Before requests stopped being stolen
 // (stealGrace), four left late hosts behind, so one was kept then. A slot
-// is held until the piece is on the wire only because the deploy's
-// listener limits unsent bytes (LimitUnsent); with the kernel's default
-// send buffers a slot was free again once the piece was buffered.
+// stays taken until all but the last few KiB of its piece have been sent
+// only because the deploy's listener limits unsent bytes (LimitUnsent);
+// with the kernel's default send buffers a slot was free again as soon as
+// the piece was buffered.
 const originSlots = 4
 
 // Origin response headers.
