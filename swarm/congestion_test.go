@@ -55,11 +55,24 @@ func otherCongestion(t *testing.T) (def, other string) {
 // first of the list the kernel accepts, skipping unknown ones.
 func TestPeerSocketsSetCongestion(t *testing.T) {
 	def, other := otherCongestion(t)
-	ln, dialer, err := peerSockets(net.ParseIP("127.0.0.1"), 0, []string{"no-such-algo", other, def})
+	out, in := peerSocketPair(t, []string{"no-such-algo", other, def})
+	if got := socketCongestion(t, out); got != other {
+		t.Errorf("dialled socket uses %q, want %q (host default %q)", got, other, def)
+	}
+	if got := socketCongestion(t, in); got != other {
+		t.Errorf("accepted socket uses %q, want %q (host default %q)", got, other, def)
+	}
+}
+
+// peerSocketPair connects a peerSockets dialer to its listener and
+// returns both ends, closed when the test ends.
+func peerSocketPair(t *testing.T, algos []string) (out, in net.Conn) {
+	t.Helper()
+	ln, dialer, err := peerSockets(net.ParseIP("127.0.0.1"), 0, algos)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -69,22 +82,17 @@ func TestPeerSocketsSetCongestion(t *testing.T) {
 		}
 		accepted <- c
 	}()
-	out, err := dialer.Dial(t.Context(), ln.Addr().String())
+	out, err = dialer.Dial(t.Context(), ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer out.Close()
+	t.Cleanup(func() { out.Close() })
 	in, ok := <-accepted
 	if !ok {
 		t.Fatal("accept failed")
 	}
-	defer in.Close()
-	if got := socketCongestion(t, out); got != other {
-		t.Errorf("dialled socket uses %q, want %q (host default %q)", got, other, def)
-	}
-	if got := socketCongestion(t, in); got != other {
-		t.Errorf("accepted socket uses %q, want %q (host default %q)", got, other, def)
-	}
+	t.Cleanup(func() { in.Close() })
+	return out, in
 }
 
 // With no list, or none of it accepted, sockets keep the host's default

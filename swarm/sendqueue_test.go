@@ -28,30 +28,7 @@ func socketUnsentLimit(t *testing.T, c net.Conn) int {
 // the dialled socket through the dialer's hook, the accepted one through
 // the listener, since Linux does not copy the option on accept.
 func TestPeerSocketsLimitUnsent(t *testing.T) {
-	ln, dialer, err := peerSockets(net.ParseIP("127.0.0.1"), 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	out, err := dialer.Dial(t.Context(), ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	in, ok := <-accepted
-	if !ok {
-		t.Fatal("accept failed")
-	}
-	defer in.Close()
+	out, in := peerSocketPair(t, nil)
 	if got := socketUnsentLimit(t, out); got != unsentLimit {
 		t.Errorf("dialled socket: unsent limit %d, want %d", got, unsentLimit)
 	}
