@@ -9,7 +9,7 @@ LDFLAGS   = -s -w
 TAGS      = noboltdb,nosqlite,disable_libutp
 PLATFORMS ?= linux/amd64 linux/arm64
 
-.PHONY: deps build cross test test-steps test-unit test-e2e fuzz bench demo goldens vet clean
+.PHONY: deps build cross test test-steps test-unit test-vendored test-e2e fuzz bench demo goldens vet clean
 
 build:
 	$(GOFLAGS_STATIC) $(GO) build -tags $(TAGS) -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/murderctl ./cmd/murderctl
@@ -36,6 +36,7 @@ test: deps vet
 
 test-steps:
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /e2e -e /bench)
+	$(MAKE) test-vendored
 	$(MAKE) fuzz FUZZTIME=3000x
 	$(GO) run ./cmd/murderctl demo
 	$(GO) test -count=1 -v -timeout 40m ./e2e/
@@ -46,6 +47,12 @@ deps:
 
 test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /e2e -e /bench)
+	$(MAKE) test-vendored
+
+# The tests of murderctl's patches to the vendored anacrolix/torrent, a module
+# of its own, so ./... above does not reach them.
+test-vendored:
+	cd third_party/anacrolix-torrent && $(GO) test -race -count=1 .
 
 test-e2e:
 	$(GO) test -count=1 -v -timeout 40m ./e2e/

@@ -221,41 +221,42 @@ func (p *PeerConn) getDesiredRequestState() (desired desiredRequestState) {
 	t.logPieceRequestOrder()
 	// Caller-provided allocation for roaring bitmap iteration.
 	var it typedRoaring.Iterator[RequestIndex]
-	t.getRequestablePieces(
-		func(ih metainfo.Hash, pieceIndex int, pieceExtra requestStrategy.PieceRequestOrderState) bool {
-			if ih != *t.canonicalShortInfohash() {
-				return true
-			}
-			if !p.peerHasPiece(pieceIndex) {
-				return true
-			}
-			requestHeap.pieceStates[pieceIndex].Set(pieceExtra)
-			allowedFast := p.peerAllowedFast.Contains(pieceIndex)
-			t.iterUndirtiedRequestIndexesInPiece(&it, pieceIndex, func(r requestStrategy.RequestIndex) {
-				if !allowedFast {
-					// We must signal interest to request this. TODO: We could set interested if the
-					// peers pieces (minus the allowed fast set) overlap with our missing pieces if
-					// there are any readers, or any pending pieces.
-					desired.Interested = true
-					// We can make or will allow sustaining a request here if we're not choked, or
-					// have made the request previously (presumably while unchoked), and haven't had
-					// the peer respond yet (and the request was retained because we are using the
-					// fast extension).
-					if p.peerChoking && !p.requestState.Requests.Contains(r) {
-						// We can't request this right now.
-						return
-					}
-				}
-				cancelled := &p.requestState.Cancelled
-				if !cancelled.IsEmpty() && cancelled.Contains(r) {
-					// Can't re-request while awaiting acknowledgement.
+	gather := func(ih metainfo.Hash, pieceIndex int, pieceExtra requestStrategy.PieceRequestOrderState) bool {
+		if ih != *t.canonicalShortInfohash() {
+			return true
+		}
+		if !p.peerHasPiece(pieceIndex) {
+			return true
+		}
+		requestHeap.pieceStates[pieceIndex].Set(pieceExtra)
+		allowedFast := p.peerAllowedFast.Contains(pieceIndex)
+		t.iterUndirtiedRequestIndexesInPiece(&it, pieceIndex, func(r requestStrategy.RequestIndex) {
+			if !allowedFast {
+				// We must signal interest to request this. TODO: We could set interested if the
+				// peers pieces (minus the allowed fast set) overlap with our missing pieces if
+				// there are any readers, or any pending pieces.
+				desired.Interested = true
+				// We can make or will allow sustaining a request here if we're not choked, or
+				// have made the request previously (presumably while unchoked), and haven't had
+				// the peer respond yet (and the request was retained because we are using the
+				// fast extension).
+				if p.peerChoking && !p.requestState.Requests.Contains(r) {
+					// We can't request this right now.
 					return
 				}
-				requestHeap.requestIndexes = append(requestHeap.requestIndexes, r)
-			})
-			return true
-		},
-	)
+			}
+			cancelled := &p.requestState.Cancelled
+			if !cancelled.IsEmpty() && cancelled.Contains(r) {
+				// Can't re-request while awaiting acknowledgement.
+				return
+			}
+			requestHeap.requestIndexes = append(requestHeap.requestIndexes, r)
+		})
+		return true
+	}
+	if !p.iterPeerRequestablePieces(gather) {
+		t.getRequestablePieces(gather)
+	}
 	t.assertPendingRequests()
 	desired.Requests = requestHeap
 	return
