@@ -188,8 +188,8 @@ const stealGrace = 5 * time.Second
 // library's 64 MiB default is not a memory bound: when choosing requests it
 // considers only the first 64 MiB of missing pieces in its piece order,
 // which ranks pieces no connected peer has first. On a file larger than
-// that, a host ranked mostly pieces the origin had not handed out yet, and
-// asked its peers for none of the pieces they held past them. A 256 MiB
+// that, a host's window held mostly pieces the origin had not handed out
+// yet, and it asked its peers for nothing they held beyond it. A 256 MiB
 // deploy to 10 hosts took 1.98 T against 1.12 T without the limit
 // (docs/benchmarks.md, eleventh session). Outstanding requests per
 // connection bound the unverified data instead.

@@ -18,14 +18,15 @@ import (
 // 7.9 candidate pieces per update on average. The heap built from f's calls
 // orders requests by value alone (a total order), so the order in which f
 // sees the pieces does not matter, only which pieces it sees and with what
-// state. getRequestablePieces
-// stops early only for a storage capacity or once MaxUnverifiedBytes of
-// requestable pieces have been counted; when neither can apply, it calls
+// state. getRequestablePieces stops early only for a storage capacity or
+// once MaxUnverifiedBytes of requestable pieces, over every torrent in the
+// order, have been counted. When the order is this torrent's alone (no
+// shared storage capacity) and the torrent cannot fill the window, it calls
 // f for exactly the pieces in the order whose priority is above none, and
 // the callback skips those the peer does not have.
 func (p *PeerConn) iterPeerRequestablePieces(f requestStrategy.RequestPieceFunc) bool {
 	t := p.t
-	if p.peerSentHaveAll || t.hasStorageCap() {
+	if p.peerSentHaveAll || t.storage == nil || t.storage.Capacity != nil {
 		return false
 	}
 	if limit := t.cl.config.MaxUnverifiedBytes; limit != 0 && t.length() >= limit {
