@@ -11,19 +11,25 @@ import (
 
 // socketCongestion reads a connection's TCP congestion-control algorithm.
 func socketCongestion(t *testing.T, c net.Conn) string {
+	algo := sockopt(t, c, "TCP_CONGESTION", func(fd int) (string, error) {
+		return unix.GetsockoptString(fd, unix.IPPROTO_TCP, unix.TCP_CONGESTION)
+	})
+	return strings.TrimRight(algo, "\x00")
+}
+
+// sockopt reads one option of a TCP connection's socket with get.
+func sockopt[T any](t *testing.T, c net.Conn, name string, get func(fd int) (T, error)) T {
 	t.Helper()
 	raw, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var algo string
+	var v T
 	var gerr error
-	if err := raw.Control(func(fd uintptr) {
-		algo, gerr = unix.GetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION)
-	}); err != nil || gerr != nil {
-		t.Fatalf("getsockopt TCP_CONGESTION: %v %v", err, gerr)
+	if err := raw.Control(func(fd uintptr) { v, gerr = get(int(fd)) }); err != nil || gerr != nil {
+		t.Fatalf("getsockopt %s: %v %v", name, err, gerr)
 	}
-	return strings.TrimRight(algo, "\x00")
+	return v
 }
 
 // otherCongestion returns an algorithm this process may set that is not

@@ -9,19 +9,9 @@ import (
 
 // socketUnsentLimit reads a connection's TCP_NOTSENT_LOWAT.
 func socketUnsentLimit(t *testing.T, c net.Conn) int {
-	t.Helper()
-	raw, err := c.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v int
-	var gerr error
-	if err := raw.Control(func(fd uintptr) {
-		v, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT)
-	}); err != nil || gerr != nil {
-		t.Fatalf("getsockopt TCP_NOTSENT_LOWAT: %v %v", err, gerr)
-	}
-	return v
+	return sockopt(t, c, "TCP_NOTSENT_LOWAT", func(fd int) (int, error) {
+		return unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT)
+	})
 }
 
 // Both ends of a peer connection hold at most unsentLimit unsent bytes:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
 )
 
 // TestRequestsReachPastUnavailablePieces: a host must ask a peer for the
@@ -40,7 +41,7 @@ func TestRequestsReachPastUnavailablePieces(t *testing.T) {
 	for i := pieces - held; i < pieces; i++ {
 		has[i] = true
 	}
-	holder := startTestClient(t, built, newFileStorage(holderFile, info, has, true))
+	holder := startTestClient(t, built, info, newFileStorage(holderFile, info, has, true))
 
 	destFile, err := os.OpenFile(filepath.Join(dir, "dest.bin"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -50,7 +51,7 @@ func TestRequestsReachPastUnavailablePieces(t *testing.T) {
 	if err := destFile.Truncate(int64(pieceLen * pieces)); err != nil {
 		t.Fatal(err)
 	}
-	fetcher := startTestClient(t, built, newFileStorage(destFile, info, make([]bool, pieces), false))
+	fetcher := startTestClient(t, built, info, newFileStorage(destFile, info, make([]bool, pieces), false))
 	fetcher.t.DownloadAll()
 	fetcher.t.AddPeers(peerInfos([]string{holder.cl.ownListener.Addr().String()}, torrent.PeerSourceDirect, true))
 
@@ -74,17 +75,14 @@ type testClient struct {
 	t  *torrent.Torrent
 }
 
-func startTestClient(t *testing.T, built Built, st *fileStorage) testClient {
+// startTestClient starts a loopback client serving built's torrent from st.
+func startTestClient(t *testing.T, built Built, info *metainfo.Info, st *fileStorage) testClient {
 	t.Helper()
 	cl, err := newClient(clientOptions{ListenHost: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	info, err := loadInfo(built.MetaInfo)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tor, err := addTorrent(cl, built.MetaInfo, info, st)
 	if err != nil {
 		t.Fatal(err)
