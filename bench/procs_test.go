@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,12 +101,23 @@ func (t *procTracker) byProgram() string {
 	return strings.Join(parts, ", ")
 }
 
-// scanProcs reads comm and utime+stime of every process.
+// scanProcs reads comm and utime+stime of every process. It lists /proc
+// once and opens each PID's stat by name: filepath.Glob("/proc/[0-9]*/stat")
+// also listed every /proc/PID directory, and the scan took 2% of the two
+// cores that the deploy it measures was short of (perf, twelfth session).
 func scanProcs() map[int]procTicks {
 	out := map[int]procTicks{}
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
+	proc, err := os.Open("/proc")
+	if err != nil {
+		return out
+	}
+	names, _ := proc.Readdirnames(-1)
+	proc.Close()
+	for _, name := range names {
+		if name == "" || name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + name + "/stat")
 		if err != nil {
 			continue
 		}
