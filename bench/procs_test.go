@@ -114,7 +114,8 @@ func scanProcs() map[int]procTicks {
 	names, _ := proc.Readdirnames(-1)
 	proc.Close()
 	for _, name := range names {
-		if name == "" || name[0] < '0' || name[0] > '9' {
+		pid, err := strconv.Atoi(name) // the PID directories; the rest is not a process
+		if err != nil {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + name + "/stat")
@@ -130,7 +131,6 @@ func scanProcs() map[int]procTicks {
 		if len(fs) < 13 {
 			continue
 		}
-		pid, _ := strconv.Atoi(strings.TrimSpace(s[:open]))
 		ut, _ := strconv.ParseInt(fs[11], 10, 64)
 		st, _ := strconv.ParseInt(fs[12], 10, 64)
 		out[pid] = procTicks{comm: s[open+1 : closing], ticks: ut + st}
